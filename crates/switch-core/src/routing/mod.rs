@@ -1,0 +1,1 @@
+//! Subnet-to-provider routing table (being written).
