@@ -1,4 +1,75 @@
-//! The pure-logic Windows Sockets switch (architecture docs to follow).
+//! # switch-core: the Windows Sockets switch as pure logic
+//!
+//! The Windows Sockets Direct switch sits under an ordinary TCP sockets API and decides, per
+//! socket, whether the TCP/IP provider or a SAN service provider does the work. This crate is
+//! that decision logic with no operating system underneath: no OS calls, no threads of its own,
+//! no clock. What the platform does comes in through traits and arguments; what the switch
+//! decides comes out as return values, reports and a trace.
+//!
+//! ```text
+//!             platform shim (Windows provider loader, Linux preload, wsd-sim, tests)
+//!   Catalog ──┐   ProviderLoader ──┐   interfaces ──┐    address / catalog changes
+//!             ▼                    ▼                ▼               │
+//!   ┌───────────────────────────── Switch (facade) ─────────────────▼───────────┐
+//!   │ catalog::read_catalog   startup::InitMachine   routing::build/SharedRoutes │
+//!   │  (INIT-1)               (INIT-2..4, per         (INIT-3a, ROUTE, ADDR)     │
+//!   │                          provider)                                          │
+//!   │ driver: every provider call behind a panic boundary; trace of every call    │
+//!   └──────────────┬───────────────────────────────────────────────┬────────────┘
+//!                  ▼                                               ▼
+//!        dyn SanProvider (WSP* entry points)              SwitchReport, TraceEvent,
+//!        ◄── Upcalls (UpcallTable)                        RouteDecision / ListenDecision
+//! ```
+//!
+//! ## Modules
+//!
+//! - [`provider`]: the traits at the edge: [`SanProvider`](provider::SanProvider) (the `WSP*`
+//!   entry points the switch calls), [`Upcalls`](provider::Upcalls) (the up-call table),
+//!   [`ProviderLoader`](provider::ProviderLoader).
+//! - [`catalog`]: the [`Catalog`](catalog::Catalog) trait and the rules for reading it (INIT-1).
+//! - [`startup`]: one provider's initialization as an explicit state machine (INIT-2..INIT-4).
+//! - [`routing`]: the subnet-to-provider table, its atomic publication and the connect and
+//!   listen decisions (INIT-3a, ROUTE-1..4, ADDR-1, ADDR-2).
+//! - [`trace`], [`report`]: what the switch says it did.
+//! - [`upcall`]: the switch's up-call table.
+//! - [`switch`]: the [`Switch`] facade that owns the state and delegates to the above.
+//!
+//! ## Decisions where the documentation is silent
+//!
+//! - **Version** (INIT-2a): the switch asks for 2.2 and accepts only a `WSPDATA.wVersion` of
+//!   exactly 2.2; anything else is `version_mismatch`, and the provider is cleaned up.
+//! - **Address-list retries** (INIT-3): the first buffer is [`startup::INITIAL_ADDRESS_BUFFER`]
+//!   bytes; `WSAEFAULT` with a larger size is retried with that size, at most
+//!   [`startup::MAX_ADDRESS_QUERY_ATTEMPTS`] queries and [`startup::MAX_ADDRESS_BUFFER`] bytes.
+//! - **Optional extensions** (INIT-4): any failure of RdmaRead or
+//!   MemoryRegistrationCacheCallback (not only `WSAEOPNOTSUPP`) means "not available"; it is
+//!   reported and the provider stays. A success that returns a null entry point counts as a
+//!   failure.
+//! - **The query socket** stays open while the provider is ready, for address re-queries; it is
+//!   closed before `WSPCleanup`.
+//! - **Panics**: a provider that panics in any call is rejected (`provider_panicked`); the
+//!   switch still closes its socket and calls `WSPCleanup` once if `WSPStartupEx` had
+//!   succeeded, each behind the same panic boundary. A panic inside `WSPStartupEx` counts as a
+//!   failed startup: no cleanup.
+//! - **Address changes** (ADDR-1): see [`Switch::address_changed`].
+//! - **Catalog changes** (HOT-1, HOT-3): see [`Switch::catalog_changed`].
+//!
+//! ## Example
+//!
+//! See [`Switch`]; the `mock-provider` crate has ready-made catalogs and providers.
 
+pub mod catalog;
+mod driver;
 pub mod id;
+pub mod provider;
+pub mod report;
 pub mod routing;
+pub mod startup;
+pub mod switch;
+pub mod trace;
+pub mod upcall;
+
+pub use id::ProviderId;
+pub use report::{ProviderReport, ProviderState, SwitchReport};
+pub use routing::{RouteDecision, RouteReason, RouteTarget, SocketKind};
+pub use switch::{Switch, SwitchConfig, SwitchError};

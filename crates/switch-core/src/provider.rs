@@ -1,0 +1,274 @@
+//! The provider model: the traits at the switch's edge.
+//!
+//! A SAN provider is reached through [`SanProvider`], whose methods mirror the `WSP*` entry
+//! points the switch calls. The switch hands every provider its up-call table ([`Upcalls`]) in
+//! `WSPStartupEx`. Extension functions are obtained *through* [`SanProvider::ioctl`] with
+//! `SIO_GET_EXTENSION_FUNCTION_POINTER` and the extension's GUID bytes as input, exactly as on
+//! Windows, so a platform shim can forward the call unchanged; the pointer-sized value the
+//! provider writes back is kept as an [`ExtensionHandle`].
+//!
+//! Nothing here performs I/O: a Windows shim implements [`SanProvider`] over a loaded DLL's
+//! dispatch table, tests and the simulator implement it with the `mock-provider` crate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use spi_types::{
+    AddressFamily, ConditionResult, IoctlCode, NetworkEvents, Protocol, ProtocolInfo, SocketFlags,
+    SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
+};
+
+/// A socket descriptor as a provider returns it (its own value, for example a pointer to its
+/// state). The switch passes it back unchanged on every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderSocket(pub u64);
+
+/// A socket descriptor made by the switch's up-call `WPUCreateSocketHandle`. Providers use it in
+/// every up-call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SwitchSocket(pub u64);
+
+/// An event object handle (`WSAEVENT`) given to `WSPEventSelect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventHandle(pub u64);
+
+/// The pointer-sized value a provider wrote for `SIO_GET_EXTENSION_FUNCTION_POINTER`: on Windows
+/// the extension function's address. The switch keeps it and passes it back to the provider's
+/// shim when it calls the extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExtensionHandle(pub u64);
+
+/// What a provider answers `WSPStartupEx` with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupAnswer {
+    /// The `WSPDATA` it filled in.
+    pub data: WspData,
+}
+
+/// A failed `WSPIoctl`: the error, and what the provider stored in `lpcbBytesReturned` (for
+/// `WSAEFAULT` on a too-small buffer, the size it needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoctlFailure {
+    /// The error.
+    pub error: WsaError,
+    /// `*lpcbBytesReturned` after the call.
+    pub bytes_returned: usize,
+}
+
+impl IoctlFailure {
+    /// A failure that reports no size.
+    pub fn new(error: WsaError) -> Self {
+        IoctlFailure {
+            error,
+            bytes_returned: 0,
+        }
+    }
+}
+
+/// What the switch's condition function sees during `WSPAccept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConditionArgs {
+    /// The caller (the remote peer).
+    pub caller: SocketAddr,
+    /// The callee (the local address the request reached).
+    pub callee: SocketAddr,
+}
+
+/// An accepted connection: the provider's socket for it and the peer's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The new socket.
+    pub socket: ProviderSocket,
+    /// The peer.
+    pub peer: SocketAddr,
+}
+
+/// An overlapped request handed to a provider's data call (`WSAOVERLAPPED`).
+///
+/// `poll_only` is the low bit of the event handle: set means "do not notify me, I will poll with
+/// `WSPGetOverlappedResult`"; clear means the provider completes the request through the
+/// `WPUCompleteOverlappedRequest` up-call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Overlapped {
+    /// The switch's identifier of the request.
+    pub id: u64,
+    /// Whether the switch polls instead of being notified.
+    pub poll_only: bool,
+}
+
+/// How an overlapped data call started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataOutcome {
+    /// Completed at once with this many bytes.
+    Done(usize),
+    /// Started (`WSA_IO_PENDING`); it completes later.
+    Pending,
+}
+
+/// The `WSP*` entry points of a SAN service provider that the switch calls.
+///
+/// Each method answers the Winsock error the provider stored through `lpErrno` (or returned, for
+/// `WSPStartupEx`). Implementations may panic: the switch calls every method behind a panic
+/// boundary and isolates a provider that does.
+///
+/// The data-path methods ([`send`](Self::send), [`recv`](Self::recv),
+/// [`get_overlapped_result`](Self::get_overlapped_result), [`get_sock_opt`](Self::get_sock_opt),
+/// [`set_sock_opt`](Self::set_sock_opt)) have defaults that answer `WSAEOPNOTSUPP`, so a
+/// provider used only for initialization and routing need not write them.
+pub trait SanProvider: Send {
+    /// `WSPStartupEx`: the switch asks for `version` and passes the TCP/IP provider's
+    /// protocol-info record and its up-call table.
+    fn startup_ex(
+        &mut self,
+        version: WinsockVersion,
+        protocol_info: &ProtocolInfo,
+        upcalls: Arc<dyn Upcalls>,
+    ) -> Result<StartupAnswer, WsaError>;
+
+    /// `WSPCleanup`.
+    fn cleanup(&mut self) -> Result<(), WsaError>;
+
+    /// `WSPSocket`. The switch passes an IP family, `SOCK_STREAM`, `IPPROTO_TCP` and
+    /// `WSA_FLAG_OVERLAPPED`.
+    fn socket(
+        &mut self,
+        family: AddressFamily,
+        socket_type: SocketType,
+        protocol: Protocol,
+        flags: SocketFlags,
+    ) -> Result<ProviderSocket, WsaError>;
+
+    /// `WSPBind`.
+    fn bind(&mut self, socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError>;
+
+    /// `WSPListen`.
+    fn listen(&mut self, socket: ProviderSocket, backlog: i32) -> Result<(), WsaError>;
+
+    /// `WSPConnect` (always non-blocking: `WSAEWOULDBLOCK` means the result comes through the
+    /// `FD_CONNECT` event).
+    fn connect(&mut self, socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError>;
+
+    /// `WSPAccept`: the provider calls `condition` on the calling thread before returning.
+    fn accept(
+        &mut self,
+        socket: ProviderSocket,
+        condition: &mut dyn FnMut(&ConditionArgs) -> ConditionResult,
+    ) -> Result<Accepted, WsaError>;
+
+    /// `WSPEventSelect` (the switch selects only `FD_ACCEPT` and `FD_CONNECT`).
+    fn event_select(
+        &mut self,
+        socket: ProviderSocket,
+        event: EventHandle,
+        events: NetworkEvents,
+    ) -> Result<(), WsaError>;
+
+    /// `WSPEnumNetworkEvents`.
+    fn enum_network_events(
+        &mut self,
+        socket: ProviderSocket,
+        event: Option<EventHandle>,
+    ) -> Result<WsaNetworkEvents, WsaError>;
+
+    /// `WSPIoctl`: `input` and `output` are the caller's buffers; the output buffer's address is
+    /// `output.as_ptr()`, which matters for answers that hold pointers into it
+    /// (`SIO_ADDRESS_LIST_QUERY`). Answers the bytes returned.
+    fn ioctl(
+        &mut self,
+        socket: ProviderSocket,
+        code: IoctlCode,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<usize, IoctlFailure>;
+
+    /// `WSPCloseSocket`.
+    fn close_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError>;
+
+    /// `WSPGetSockOpt`: writes the value into `value`, answers its length.
+    fn get_sock_opt(
+        &mut self,
+        _socket: ProviderSocket,
+        _level: i32,
+        _name: i32,
+        _value: &mut [u8],
+    ) -> Result<usize, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// `WSPSetSockOpt`.
+    fn set_sock_opt(
+        &mut self,
+        _socket: ProviderSocket,
+        _level: i32,
+        _name: i32,
+        _value: &[u8],
+    ) -> Result<(), WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// `WSPSend` with registered buffers, overlapped.
+    fn send(
+        &mut self,
+        _socket: ProviderSocket,
+        _data: &[u8],
+        _overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// `WSPRecv` into a buffer of `len` bytes, overlapped.
+    fn recv(
+        &mut self,
+        _socket: ProviderSocket,
+        _len: usize,
+        _overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// `WSPGetOverlappedResult` for a request started with `poll_only`.
+    fn get_overlapped_result(
+        &mut self,
+        _socket: ProviderSocket,
+        _overlapped: Overlapped,
+    ) -> Result<Option<usize>, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+}
+
+/// The switch's up-call table (`WSPUPCALLTABLEEX`), as far as SAN providers use it.
+///
+/// Providers may call it from any thread, so it is `Send + Sync`.
+pub trait Upcalls: Send + Sync {
+    /// `WPUCreateSocketHandle`: a new switch descriptor carrying `context`.
+    fn create_socket_handle(
+        &self,
+        catalog_entry_id: u32,
+        context: u64,
+    ) -> Result<SwitchSocket, WsaError>;
+
+    /// `WPUCloseSocketHandle`: the provider's last up-call for a socket.
+    fn close_socket_handle(&self, socket: SwitchSocket) -> Result<(), WsaError>;
+
+    /// `WPUQuerySocketHandleContext`: the context given at creation.
+    fn query_socket_handle_context(&self, socket: SwitchSocket) -> Result<u64, WsaError>;
+
+    /// `WPUCompleteOverlappedRequest`: completes a request that was not `poll_only`.
+    fn complete_overlapped_request(
+        &self,
+        socket: SwitchSocket,
+        overlapped: Overlapped,
+        error: Option<WsaError>,
+        bytes: usize,
+    ) -> Result<(), WsaError>;
+}
+
+/// Turns a catalog entry into a provider instance: on Windows, loading the entry's DLL and
+/// taking its `WSPStartupEx` export; in tests and the simulator, building a mock.
+pub trait ProviderLoader {
+    /// The provider behind `entry`, or the error that prevented loading it.
+    fn load(
+        &mut self,
+        entry: &crate::catalog::CatalogEntry,
+    ) -> Result<Box<dyn SanProvider>, WsaError>;
+}

@@ -1,0 +1,109 @@
+//! The switch's up-call table: the socket handles providers create, and the completions they
+//! post.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use spi_types::WsaError;
+
+use crate::provider::{Overlapped, SwitchSocket, Upcalls};
+
+/// A completion a provider posted through `WPUCompleteOverlappedRequest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The switch socket it belongs to.
+    pub socket: SwitchSocket,
+    /// The request.
+    pub overlapped: Overlapped,
+    /// Its error, `None` for success.
+    pub error: Option<WsaError>,
+    /// Bytes transferred.
+    pub bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Handles {
+    next: u64,
+    open: BTreeMap<u64, (u32, u64)>,
+    completions: VecDeque<Completion>,
+}
+
+/// The switch's [`Upcalls`] implementation: a handle table and a queue of completions, which
+/// the embedding platform drains with [`UpcallTable::take_completions`].
+#[derive(Debug, Default)]
+pub struct UpcallTable {
+    inner: Mutex<Handles>,
+}
+
+impl UpcallTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Handles> {
+        // A panic while holding the lock cannot leave the map half-updated (every update is a
+        // single insert or remove), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many switch socket handles are open.
+    pub fn open_handles(&self) -> usize {
+        self.lock().open.len()
+    }
+
+    /// The completions posted since the last call, oldest first.
+    pub fn take_completions(&self) -> Vec<Completion> {
+        self.lock().completions.drain(..).collect()
+    }
+}
+
+impl Upcalls for UpcallTable {
+    fn create_socket_handle(
+        &self,
+        catalog_entry_id: u32,
+        context: u64,
+    ) -> Result<SwitchSocket, WsaError> {
+        let mut h = self.lock();
+        h.next = h.next.checked_add(1).ok_or(WsaError::WSAENOBUFS)?;
+        let id = h.next;
+        h.open.insert(id, (catalog_entry_id, context));
+        Ok(SwitchSocket(id))
+    }
+
+    fn close_socket_handle(&self, socket: SwitchSocket) -> Result<(), WsaError> {
+        self.lock()
+            .open
+            .remove(&socket.0)
+            .map(|_| ())
+            .ok_or(WsaError::WSAENOTSOCK)
+    }
+
+    fn query_socket_handle_context(&self, socket: SwitchSocket) -> Result<u64, WsaError> {
+        self.lock()
+            .open
+            .get(&socket.0)
+            .map(|(_, ctx)| *ctx)
+            .ok_or(WsaError::WSAENOTSOCK)
+    }
+
+    fn complete_overlapped_request(
+        &self,
+        socket: SwitchSocket,
+        overlapped: Overlapped,
+        error: Option<WsaError>,
+        bytes: usize,
+    ) -> Result<(), WsaError> {
+        let mut h = self.lock();
+        if !h.open.contains_key(&socket.0) {
+            return Err(WsaError::WSAEINVAL);
+        }
+        h.completions.push_back(Completion {
+            socket,
+            overlapped,
+            error,
+            bytes,
+        });
+        Ok(())
+    }
+}
