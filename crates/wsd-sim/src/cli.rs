@@ -1,0 +1,274 @@
+//! The command line: `run`, `explain` and `check`, and the exit codes of `scenario.md` §3.
+//!
+//! | exit | meaning |
+//! |---|---|
+//! | 0 | ok |
+//! | 1 | an `expect` failed (`run`) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or a step the runner does not support yet |
+//!
+//! Nothing here panics on user input; output errors (a closed pipe) are ignored.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::{self, Scenario, SocketKind};
+
+/// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
+#[derive(Debug, Parser)]
+#[command(name = "wsd-sim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without one, `run` on the built-in default scenario.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario (the built-in default one without FILE) and print the report.
+    Run {
+        /// The scenario file (TOML).
+        file: Option<PathBuf>,
+        /// The report's format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Explain the switch's decision for a connect, and why, without connecting.
+    Explain {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// The destination, "address:port" (IPv6 in brackets).
+        #[arg(long, value_name = "ADDR:PORT", value_parser = parse_connect)]
+        connect: SocketAddr,
+        /// The host that connects (default: the first host).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// The socket kind.
+        #[arg(long, value_enum, default_value_t = KindArg::Stream)]
+        kind: KindArg,
+    },
+    /// Check a scenario file: list every error with its line.
+    Check {
+        /// The scenario file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// The report's output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// The JSON report of `scenario.md` §2.
+    Json,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+}
+
+/// The socket kind of `explain --kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// A TCP stream socket.
+    Stream,
+    /// A UDP socket.
+    Datagram,
+    /// A raw socket.
+    Raw,
+    /// A multicast socket.
+    Multicast,
+}
+
+impl From<KindArg> for SocketKind {
+    fn from(k: KindArg) -> SocketKind {
+        match k {
+            KindArg::Stream => SocketKind::Stream,
+            KindArg::Datagram => SocketKind::Datagram,
+            KindArg::Raw => SocketKind::Raw,
+            KindArg::Multicast => SocketKind::Multicast,
+        }
+    }
+}
+
+fn parse_connect(s: &str) -> Result<SocketAddr, String> {
+    scenario::parse_socket_addr(s).map_err(|e| e.to_string())
+}
+
+/// The process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: ok.
+    Ok,
+    /// 1: an `expect` failed.
+    ExpectFailed,
+    /// 2: bad input.
+    BadInput,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(match e {
+            Exit::Ok => 0,
+            Exit::ExpectFailed => 1,
+            Exit::BadInput => 2,
+        })
+    }
+}
+
+/// A scenario file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read scenario file {}: {source}", path.display())]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The entry point of the binary: parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // clap: 2 for usage errors, 0 for --help and --version.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    execute(cli.command, &mut stdout.lock(), &mut stderr.lock()).into()
+}
+
+/// Runs one command, writing the report to `out` and problems to `err`.
+pub fn execute(command: Option<Command>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    match command {
+        None => run(None, Format::Text, out, err),
+        Some(Command::Run { file, format }) => run(file.as_deref(), format, out, err),
+        Some(Command::Explain {
+            file,
+            connect,
+            host,
+            kind,
+        }) => explain(&file, connect, host.as_deref(), kind.into(), err),
+        Some(Command::Check { file }) => check(&file, out, err),
+    }
+}
+
+/// Reads and parses a scenario; on failure, writes every problem to `err`.
+fn load(file: Option<&Path>, err: &mut dyn Write) -> Option<Scenario> {
+    let (name, text) = match file {
+        None => (
+            "<default scenario>".to_owned(),
+            crate::DEFAULT_SCENARIO.to_owned(),
+        ),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => (path.display().to_string(), t),
+            Err(source) => {
+                let e = ReadError {
+                    path: path.to_owned(),
+                    source,
+                };
+                let _ = writeln!(err, "wsd-sim: {e}");
+                return None;
+            }
+        },
+    };
+    match scenario::parse(&text) {
+        Ok(s) => Some(s),
+        Err(errors) => {
+            for e in errors.errors() {
+                let _ = writeln!(err, "{name}: {e}");
+            }
+            let _ = writeln!(err, "{name}: {} error(s)", errors.errors().len());
+            None
+        }
+    }
+}
+
+/// `check FILE`.
+fn check(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let Some(s) = load(Some(file), err) else {
+        return Exit::BadInput;
+    };
+    let providers: usize = s.hosts.iter().map(|h| h.providers.len()).sum();
+    let _ = writeln!(
+        out,
+        "{}: ok: {} host(s), {} provider(s), {} step(s)",
+        file.display(),
+        s.hosts.len(),
+        providers,
+        s.steps.len()
+    );
+    Exit::Ok
+}
+
+/// Refuses steps whose op the runner does not support yet.
+fn refuse_unsupported(s: &Scenario, name: &str, err: &mut dyn Write) -> bool {
+    let mut refused = false;
+    for step in s.steps.iter().filter(|st| !st.action.op().is_supported()) {
+        let _ = writeln!(
+            err,
+            "{name}: line {}: op {} is not supported yet",
+            step.line,
+            step.action.op()
+        );
+        refused = true;
+    }
+    refused
+}
+
+/// `run [FILE] [--format …]`.
+fn run(file: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let Some(s) = load(file, err) else {
+        return Exit::BadInput;
+    };
+    let name = file.map_or("<default scenario>".to_owned(), |p| p.display().to_string());
+    if refuse_unsupported(&s, &name, err) {
+        return Exit::BadInput;
+    }
+    // Wiring point: build the hosts from `s` (switch-core + mock-provider), run the steps,
+    // fill a `report::Report`, write it to `out` in `format`, and return
+    // `Exit::ExpectFailed` when a step's result differs from its `expect`.
+    let _ = (out, format);
+    let _ = writeln!(err, "run: not wired yet");
+    Exit::BadInput
+}
+
+/// `explain FILE --connect ADDR:PORT [--host NAME] [--kind KIND]`.
+fn explain(
+    file: &Path,
+    connect: SocketAddr,
+    host: Option<&str>,
+    kind: SocketKind,
+    err: &mut dyn Write,
+) -> Exit {
+    let Some(s) = load(Some(file), err) else {
+        return Exit::BadInput;
+    };
+    if let Some(h) = host
+        && s.host(h).is_none()
+    {
+        let names: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
+        let _ = writeln!(
+            err,
+            "wsd-sim: --host: no host named {h:?} in {} (hosts: {})",
+            file.display(),
+            names.join(", ")
+        );
+        return Exit::BadInput;
+    }
+    if refuse_unsupported(&s, &file.display().to_string(), err) {
+        return Exit::BadInput;
+    }
+    // Wiring point: initialise the hosts of `s`, run its steps, then ask the switch of
+    // `host` (default: the first) for its decision on a `kind` connect to `connect` and
+    // print it with its reason.
+    let _ = (connect, kind);
+    let _ = writeln!(err, "explain: not wired yet");
+    Exit::BadInput
+}

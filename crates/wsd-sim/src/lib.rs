@@ -1,0 +1,25 @@
+//! `wsd-sim`: runs scenario files through the Windows Sockets switch on simulated hosts and
+//! reports what it did.
+//!
+//! ```text
+//!  scenario.toml ──► scenario::parse ──► Scenario ──► runner (switch-core + mock-provider)
+//!                        │                                   │
+//!                        └─► ScenarioErrors (check, exit 2)  └─► report::Report ─► text/json/mermaid
+//! ```
+//!
+//! - [`scenario`]: the typed scenario model and its parser/validator (every error with key
+//!   and line).
+//! - [`report`]: the JSON report's types (the fixed field names of `scenario.md` §2).
+//! - [`cli`]: the command line (`run`, `explain`, `check`) and its exit codes.
+//!
+//! ```
+//! let scenario = wsd_sim::scenario::parse(wsd_sim::DEFAULT_SCENARIO).expect("valid");
+//! assert_eq!(scenario.hosts.len(), 2);
+//! ```
+
+pub mod cli;
+pub mod report;
+pub mod scenario;
+
+/// The built-in default scenario: the text of `examples/default.toml`.
+pub const DEFAULT_SCENARIO: &str = include_str!("../../../examples/default.toml");

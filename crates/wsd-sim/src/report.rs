@@ -1,0 +1,487 @@
+//! The report `wsd-sim run --format json` prints (`scenario.md` §2).
+//!
+//! Every field named in the spec keeps exactly its name (they are *fixed*: scripts rely on
+//! them); fields added here are marked "(ours)". Arrays are flat and every element carries
+//! its `host`. The runner fills a [`Report`]; this module only defines and serialises it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Every catalog entry of every host: how far it got.
+    pub providers: Vec<ProviderReport>,
+    /// The routing tables: subnet → SAN provider, per host.
+    pub routes: Vec<Route>,
+    /// What the switch noticed but survived.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The scenario's steps with their results.
+    pub steps: Vec<StepReport>,
+    /// Every provider call, in order.
+    pub trace: Vec<TraceEvent>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// One provider (catalog entry) of one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderReport {
+    /// The host.
+    pub host: String,
+    /// The provider's name.
+    pub name: String,
+    /// The provider GUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    pub guid: String,
+    /// Where it stands.
+    pub state: ProviderState,
+    /// Why it stopped, or null.
+    pub reason: Option<ProviderReason>,
+    /// The version it answered (`"2.2"`), or null when it never answered one.
+    pub version: Option<String>,
+    /// Which SAN extensions it provides.
+    pub extensions: ExtensionFlags,
+    /// Its NIC addresses.
+    pub addresses: Vec<String>,
+}
+
+/// A provider's state (*fixed* values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderState {
+    /// `"ready"`: serving.
+    Ready,
+    /// `"rejected"`: failed a step of initialisation.
+    Rejected,
+    /// `"ignored"`: a catalog entry not registered as a SAN provider.
+    Ignored,
+    /// `"retiring"`: left the catalog, connections still open.
+    Retiring,
+    /// `"retired"`: left the catalog and cleaned up.
+    Retired,
+}
+
+/// Why a provider stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderReason {
+    /// The call, as in `trace[].call`.
+    pub step: String,
+    /// A WSA name, or a code of the switch's own (`"version_mismatch"`,
+    /// `"missing_extension"`, `"address_list_invalid"`, `"provider_panicked"`).
+    pub code: String,
+    /// A sentence.
+    pub detail: String,
+}
+
+/// Which SAN extensions a provider provides (*fixed* names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ExtensionFlags {
+    /// WSPRegisterMemory.
+    pub register_memory: bool,
+    /// WSPDeregisterMemory.
+    pub deregister_memory: bool,
+    /// WSPRegisterRdmaMemory.
+    pub register_rdma_memory: bool,
+    /// WSPDeregisterRdmaMemory.
+    pub deregister_rdma_memory: bool,
+    /// WSPRdmaWrite.
+    pub rdma_write: bool,
+    /// WSPRdmaRead.
+    pub rdma_read: bool,
+    /// WSPMemoryRegistrationCacheCallback.
+    pub memory_registration_cache_callback: bool,
+}
+
+/// One routing-table entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// The host.
+    pub host: String,
+    /// The subnet, `"10.1.0.0/16"`.
+    pub subnet: String,
+    /// The SAN provider serving it.
+    pub provider: String,
+}
+
+/// Something the switch noticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The host.
+    pub host: String,
+    /// The provider concerned, or null.
+    pub provider: Option<String>,
+    /// What it is.
+    pub code: DiagnosticCode,
+    /// A sentence.
+    pub detail: String,
+}
+
+/// Diagnostic codes (*fixed*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosticCode {
+    /// A registered GUID with no catalog entry.
+    RegistrationWithoutCatalogEntry,
+    /// A registration value that is no GUID.
+    MalformedRegistration,
+    /// A SAN provider's catalog entry without PFL_HIDDEN.
+    ProviderNotHidden,
+    /// An address listed twice, by one provider or two.
+    DuplicateAddress,
+    /// Two providers claiming the same subnet.
+    SubnetConflict,
+    /// A SAN address inside no interface prefix.
+    HostRoute,
+}
+
+/// One step and its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// The host it ran on.
+    pub host: String,
+    /// The op (`"connect"`, `"explain"`, …).
+    pub op: String,
+    /// What it acted on: the destination, the listen address, the provider, the id.
+    pub target: String,
+    /// `"san:<provider>"`, `"tcp"`, `"error:<WSA name>"` (connect, explain); `"ok"` or
+    /// `"error:<…>"` (the others).
+    pub result: String,
+    /// Why (connect and explain), or null.
+    pub reason: Option<StepReason>,
+    /// For listen: where it listens (`"tcp"`, `"san:<provider>"`); absent for other ops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<Vec<String>>,
+    /// (ours) The step's `expect`, or null.
+    pub expected: Option<String>,
+    /// (ours) false when `expected` is given and differs from `result`.
+    pub ok: bool,
+    /// (ours) The line of the step in the scenario file.
+    pub line: usize,
+}
+
+/// Why a connect or explain went where it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReason {
+    /// The reason code.
+    pub code: ReasonCode,
+    /// The WSA error involved (`san_connect_failed`, `san_connect_fatal`, …), or null.
+    pub wsa: Option<String>,
+    /// A sentence.
+    pub detail: String,
+}
+
+/// Reason codes of connect and explain (*fixed*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// The destination is in a SAN subnet.
+    RouteMatch,
+    /// No SAN subnet holds the destination.
+    NoRoute,
+    /// Datagram, raw and multicast sockets always use TCP/IP.
+    SocketKind,
+    /// The matching provider is not ready.
+    ProviderNotReady,
+    /// A recent failure to that destination sends it to TCP.
+    NegativeCache,
+    /// The companion socket could not be created, bound or configured.
+    CompanionSocketFailed,
+    /// The SAN connect failed; fell back to TCP.
+    SanConnectFailed,
+    /// The SAN connect failed with an error TCP would meet too (CONN-4): no fallback.
+    SanConnectFatal,
+}
+
+impl ReasonCode {
+    /// The code's name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReasonCode::RouteMatch => "route_match",
+            ReasonCode::NoRoute => "no_route",
+            ReasonCode::SocketKind => "socket_kind",
+            ReasonCode::ProviderNotReady => "provider_not_ready",
+            ReasonCode::NegativeCache => "negative_cache",
+            ReasonCode::CompanionSocketFailed => "companion_socket_failed",
+            ReasonCode::SanConnectFailed => "san_connect_failed",
+            ReasonCode::SanConnectFatal => "san_connect_fatal",
+        }
+    }
+}
+
+/// One provider call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceEvent {
+    /// The host.
+    pub host: String,
+    /// The provider called.
+    pub provider: String,
+    /// The call, as `scenario::CallName` displays it (*fixed* names).
+    pub call: String,
+    /// `"ok"`, a WSA name, or `"panic"`.
+    pub result: String,
+    /// The call's arguments (an object), or null. `WSPStartupEx`: `version` and
+    /// `protocol_info`.
+    pub args: Option<serde_json::Value>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Providers per state; every state present, zeros included.
+    pub providers: StateCounts,
+    /// Connects per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`).
+    pub connects: BTreeMap<String, u32>,
+    /// Connects per reason code.
+    pub reasons: BTreeMap<ReasonCode, u32>,
+}
+
+/// Providers per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StateCounts {
+    /// `ready`.
+    pub ready: u32,
+    /// `rejected`.
+    pub rejected: u32,
+    /// `ignored`.
+    pub ignored: u32,
+    /// `retiring`.
+    pub retiring: u32,
+    /// `retired`.
+    pub retired: u32,
+}
+
+impl StateCounts {
+    /// Adds one provider in `state`.
+    pub fn add(&mut self, state: ProviderState) {
+        let c = match state {
+            ProviderState::Ready => &mut self.ready,
+            ProviderState::Rejected => &mut self.rejected,
+            ProviderState::Ignored => &mut self.ignored,
+            ProviderState::Retiring => &mut self.retiring,
+            ProviderState::Retired => &mut self.retired,
+        };
+        *c += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        k.sort_unstable();
+        k
+    }
+
+    fn sample() -> Report {
+        let mut summary = Summary::default();
+        summary.providers.add(ProviderState::Ready);
+        summary.providers.add(ProviderState::Rejected);
+        summary.connects.insert("san:ibal".into(), 1);
+        summary.reasons.insert(ReasonCode::RouteMatch, 1);
+        Report {
+            providers: vec![
+                ProviderReport {
+                    host: "alpha".into(),
+                    name: "ibal".into(),
+                    guid: "c5a8f3e2-4b1d-5e6f-9a7b-3c2d1e0f4a5b".into(),
+                    state: ProviderState::Ready,
+                    reason: None,
+                    version: Some("2.2".into()),
+                    extensions: ExtensionFlags {
+                        register_memory: true,
+                        rdma_read: true,
+                        ..ExtensionFlags::default()
+                    },
+                    addresses: vec!["10.1.2.5".into()],
+                },
+                ProviderReport {
+                    host: "alpha".into(),
+                    name: "flaky".into(),
+                    guid: "00000000-0000-0000-0000-000000000001".into(),
+                    state: ProviderState::Rejected,
+                    reason: Some(ProviderReason {
+                        step: "WSPStartupEx".into(),
+                        code: "WSASYSNOTREADY".into(),
+                        detail: "startup failed".into(),
+                    }),
+                    version: None,
+                    extensions: ExtensionFlags::default(),
+                    addresses: vec![],
+                },
+            ],
+            routes: vec![Route {
+                host: "alpha".into(),
+                subnet: "10.1.2.0/24".into(),
+                provider: "ibal".into(),
+            }],
+            diagnostics: vec![Diagnostic {
+                host: "alpha".into(),
+                provider: None,
+                code: DiagnosticCode::RegistrationWithoutCatalogEntry,
+                detail: "stale".into(),
+            }],
+            steps: vec![
+                StepReport {
+                    host: "alpha".into(),
+                    op: "explain".into(),
+                    target: "10.1.2.9:5000".into(),
+                    result: "san:ibal".into(),
+                    reason: Some(StepReason {
+                        code: ReasonCode::RouteMatch,
+                        wsa: None,
+                        detail: "10.1.2.0/24".into(),
+                    }),
+                    listeners: None,
+                    expected: Some("san:ibal".into()),
+                    ok: true,
+                    line: 40,
+                },
+                StepReport {
+                    host: "beta".into(),
+                    op: "listen".into(),
+                    target: "0.0.0.0:5000".into(),
+                    result: "ok".into(),
+                    reason: None,
+                    listeners: Some(vec!["tcp".into(), "san:ibal".into()]),
+                    expected: None,
+                    ok: true,
+                    line: 44,
+                },
+            ],
+            trace: vec![TraceEvent {
+                host: "alpha".into(),
+                provider: "ibal".into(),
+                call: "WSPStartupEx".into(),
+                result: "ok".into(),
+                args: Some(json!({"version": "2.2", "protocol_info": "tcpip"})),
+            }],
+            summary,
+        }
+    }
+
+    #[test]
+    fn report_serialises_with_the_fixed_field_names() {
+        let v = serde_json::to_value(sample()).unwrap_or(Value::Null);
+        assert_eq!(
+            keys(&v),
+            [
+                "diagnostics",
+                "providers",
+                "routes",
+                "steps",
+                "summary",
+                "trace"
+            ]
+        );
+        let p = &v["providers"][0];
+        assert_eq!(
+            keys(p),
+            [
+                "addresses",
+                "extensions",
+                "guid",
+                "host",
+                "name",
+                "reason",
+                "state",
+                "version"
+            ]
+        );
+        assert_eq!(p["state"], "ready");
+        assert_eq!(p["reason"], Value::Null);
+        assert_eq!(p["version"], "2.2");
+        assert_eq!(
+            keys(&p["extensions"]),
+            [
+                "deregister_memory",
+                "deregister_rdma_memory",
+                "memory_registration_cache_callback",
+                "rdma_read",
+                "rdma_write",
+                "register_memory",
+                "register_rdma_memory"
+            ]
+        );
+        let q = &v["providers"][1];
+        assert_eq!(q["state"], "rejected");
+        assert_eq!(q["version"], Value::Null);
+        assert_eq!(keys(&q["reason"]), ["code", "detail", "step"]);
+        assert_eq!(q["reason"]["code"], "WSASYSNOTREADY");
+        assert_eq!(keys(&v["routes"][0]), ["host", "provider", "subnet"]);
+        assert_eq!(v["routes"][0]["subnet"], "10.1.2.0/24");
+        let d = &v["diagnostics"][0];
+        assert_eq!(keys(d), ["code", "detail", "host", "provider"]);
+        assert_eq!(d["code"], "registration_without_catalog_entry");
+        assert_eq!(d["provider"], Value::Null);
+        let s = &v["steps"][0];
+        for k in ["host", "op", "target", "result", "reason"] {
+            assert!(s.get(k).is_some(), "steps[0] lacks {k}");
+        }
+        assert!(s.get("listeners").is_none());
+        assert_eq!(keys(&s["reason"]), ["code", "detail", "wsa"]);
+        assert_eq!(s["reason"]["code"], "route_match");
+        assert_eq!(v["steps"][1]["listeners"], json!(["tcp", "san:ibal"]));
+        assert_eq!(v["steps"][1]["reason"], Value::Null);
+        let t = &v["trace"][0];
+        assert_eq!(keys(t), ["args", "call", "host", "provider", "result"]);
+        assert_eq!(t["args"]["version"], "2.2");
+        let sum = &v["summary"];
+        assert_eq!(
+            sum["providers"],
+            json!({"ready": 1, "rejected": 1, "ignored": 0, "retiring": 0, "retired": 0})
+        );
+        assert_eq!(sum["connects"]["san:ibal"], 1);
+        assert_eq!(sum["reasons"]["route_match"], 1);
+    }
+
+    #[test]
+    fn every_fixed_code_serialises_to_its_spec_name() {
+        let codes = [
+            (
+                DiagnosticCode::RegistrationWithoutCatalogEntry,
+                "registration_without_catalog_entry",
+            ),
+            (
+                DiagnosticCode::MalformedRegistration,
+                "malformed_registration",
+            ),
+            (DiagnosticCode::ProviderNotHidden, "provider_not_hidden"),
+            (DiagnosticCode::DuplicateAddress, "duplicate_address"),
+            (DiagnosticCode::SubnetConflict, "subnet_conflict"),
+            (DiagnosticCode::HostRoute, "host_route"),
+        ];
+        for (c, name) in codes {
+            assert_eq!(serde_json::to_value(c).ok(), Some(json!(name)));
+        }
+        let reasons = [
+            ReasonCode::RouteMatch,
+            ReasonCode::NoRoute,
+            ReasonCode::SocketKind,
+            ReasonCode::ProviderNotReady,
+            ReasonCode::NegativeCache,
+            ReasonCode::CompanionSocketFailed,
+            ReasonCode::SanConnectFailed,
+            ReasonCode::SanConnectFatal,
+        ];
+        for r in reasons {
+            assert_eq!(serde_json::to_value(r).ok(), Some(json!(r.name())));
+        }
+        let states = [
+            (ProviderState::Ready, "ready"),
+            (ProviderState::Rejected, "rejected"),
+            (ProviderState::Ignored, "ignored"),
+            (ProviderState::Retiring, "retiring"),
+            (ProviderState::Retired, "retired"),
+        ];
+        for (s, name) in states {
+            assert_eq!(serde_json::to_value(s).ok(), Some(json!(name)));
+        }
+    }
+}

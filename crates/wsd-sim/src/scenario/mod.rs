@@ -1,0 +1,70 @@
+//! The scenario file: its typed model and its parser/validator.
+//!
+//! [`parse`] reads TOML text into a [`Scenario`] with every default filled in, or returns
+//! every problem found ([`ScenarioErrors`]), each with the key's path and line. It never
+//! panics, whatever the text.
+//!
+//! # How it works
+//!
+//! The text is parsed into toml's spanned tree (`toml::de::DeTable`), which keeps the byte
+//! span of every key and value; a walker then reads each table by hand, so it can go on after
+//! a problem and report them all. A line is counted from the span's start. A syntax error
+//! stops there: the syntax errors are reported (all that the TOML parser recovers from), and
+//! nothing else, since the tree after one is unreliable.
+//!
+//! # Rules the spec leaves open, as decided here
+//!
+//! - Key paths count array indexes from 0: `host[0].provider[1].startup`; a missing key is
+//!   reported at the line of its table's header.
+//! - A key of another op (`backlog` on a connect step) is an error, not ignored: a key that
+//!   does nothing is most likely a mistake.
+//! - `address_change`: either `provider` with `addresses`, or `interfaces` alone.
+//! - `install`, `remove`, `address_change`'s `provider` and an `expect = "san:<p>"` must name
+//!   a provider defined on the step's host (installed or not). Whether a provider is
+//!   installed at that point is the runner's business (a result, not a file error).
+//! - `id`s of connect and listen steps are unique in the scenario; `close` must name the id of
+//!   an earlier connect or listen step.
+//! - Two catalog entries with the same GUID on one host are an error (a registration could
+//!   not tell them apart); so are two registration values with the same name on one host.
+//! - Names (host, provider, fabric, id) must not be empty.
+//! - `version`: each part 0..=255 (a byte of the version WORD). `backlog`: 0..=2147483647.
+//! - Destinations and listen addresses refuse port 0. `from` accepts `"10.0.0.1"`,
+//!   `"10.0.0.1:5000"`, `"fd00::1"`, `"[fd00::1]"`, `"[fd00::1]:5000"`; whether the host owns
+//!   that address is the runner's business (a result such as WSAEADDRNOTAVAIL).
+//! - A step on an undefined host is reported, and its other keys are still checked (all but
+//!   provider names). A missing or unknown `op` is reported, and the step's other keys are
+//!   then checked only against the set of all step keys.
+//! - GUID text: 36-character hyphenated form, braces optional.
+//! - `hex`: pairs of hex digits; whitespace is ignored; an empty value is allowed.
+//!   `address_list_raw.base`: `"0x"` and 1 to 16 hex digits.
+//! - `connect_errors` keys must be quoted IP addresses; an unquoted one (which TOML reads
+//!   as a dotted key) gets its own message.
+//! - A provider's default GUID is UUID v5 of its name in [`GUID_NAMESPACE`], so the same
+//!   provider name on two hosts has the same GUID, as the same vendor's provider would.
+//! - `profile` changes no key's default; it is handed to the mock provider, and the keys
+//!   given override its behaviour. `addresses` may hold IPv6 even for `winofed` (the mock
+//!   decides what that profile reports).
+//! - `address_list_raw` and `address_list_fault` may be given together; the runner applies
+//!   the fault to the raw answer.
+//! - Steps connect, listen and close are fully validated here; the runner does not support
+//!   them yet ([`Op::is_supported`]).
+
+mod error;
+mod model;
+mod parse;
+mod values;
+
+pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
+pub use model::{
+    Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
+    Registration, RegistrationValue, Scenario, Step,
+};
+pub use parse::parse;
+pub use spi_types::WsaError;
+pub use values::{
+    AddressListFault, BindAddr, CallName, Extension, ExtensionAnswers, GUID_NAMESPACE, Outcome,
+    Profile, SocketKind, Version, derived_guid, parse_socket_addr, wsa_text,
+};
+
+#[cfg(test)]
+mod tests;

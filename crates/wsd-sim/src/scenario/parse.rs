@@ -1,0 +1,929 @@
+//! The scenario parser: TOML text → spanned TOML tree (`toml::de::DeTable`) → [`Scenario`],
+//! collecting every error with its key and line instead of stopping at the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ErrorKind, ScenarioError, ScenarioErrors};
+use super::model::{
+    Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
+    Registration, RegistrationValue, Scenario, Step,
+};
+use super::values::{
+    AddressListFault, BindAddr, CallName, Extension, ExtensionAnswers, Outcome, Profile,
+    SocketKind, Version, derived_guid, parse_base, parse_guid, parse_hex, parse_interface,
+    parse_ip, parse_socket_addr, parse_wsa,
+};
+
+/// The keys of the top level.
+const ROOT_KEYS: &[&str] = &["host", "step"];
+/// The keys of a `[[host]]`.
+const HOST_KEYS: &[&str] = &["name", "interfaces", "provider", "registration"];
+/// The keys of a `[[host.provider]]`.
+pub(crate) const PROVIDER_KEYS: &[&str] = &[
+    "name",
+    "guid",
+    "registered",
+    "hidden",
+    "installed",
+    "profile",
+    "fabric",
+    "startup",
+    "version",
+    "description",
+    "socket",
+    "addresses",
+    "address_list_fault",
+    "address_list_raw",
+    "extensions",
+    "panic_at",
+    "cleanup",
+    "connect_errors",
+];
+/// The keys of a `[[host.registration]]`.
+const REGISTRATION_KEYS: &[&str] = &["name", "guid", "hex"];
+/// The keys of `address_list_raw`.
+const RAW_KEYS: &[&str] = &["base", "hex"];
+/// The keys of a `[[step]]`, all ops together.
+pub(crate) const STEP_KEYS: &[&str] = &[
+    "op",
+    "host",
+    "to",
+    "from",
+    "kind",
+    "address",
+    "backlog",
+    "accept",
+    "provider",
+    "addresses",
+    "interfaces",
+    "id",
+    "expect",
+];
+
+/// Parses and validates a scenario. On failure, every error found, sorted by line.
+pub fn parse(src: &str) -> Result<Scenario, ScenarioErrors> {
+    let mut p = Parser {
+        src,
+        errors: Vec::new(),
+    };
+    let scenario = p.document();
+    match scenario {
+        Some(s) if p.errors.is_empty() => Ok(s),
+        _ => {
+            let mut errors = p.errors;
+            errors.sort_by_key(|e| e.line);
+            Err(ScenarioErrors(errors))
+        }
+    }
+}
+
+/// A table with its path (for error keys) and its span (for missing-key errors).
+struct Table<'t, 'i> {
+    t: &'t DeTable<'i>,
+    path: String,
+    span: Range<usize>,
+}
+
+/// A value found under a key.
+struct Item<'t, 'i> {
+    key: String,
+    span: Range<usize>,
+    value: &'t DeValue<'i>,
+}
+
+impl<'t, 'i> Table<'t, 'i> {
+    fn item(&self, key: &str) -> Option<Item<'t, 'i>> {
+        self.t.get(key).map(|v| Item {
+            key: join(&self.path, key),
+            span: v.span(),
+            value: v.get_ref(),
+        })
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.t.contains_key(key)
+    }
+
+    fn key(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+}
+
+/// `path.key`, quoting a key that is not a bare TOML key.
+fn join(path: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let key = if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    errors: Vec<ScenarioError>,
+}
+
+impl Parser<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.src
+            .as_bytes()
+            .iter()
+            .take(offset)
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn error(&mut self, span: &Range<usize>, key: String, kind: ErrorKind) {
+        let line = self.line(span.start);
+        self.errors.push(ScenarioError { line, key, kind });
+    }
+
+    fn document(&mut self) -> Option<Scenario> {
+        let src = self.src;
+        let parsed = std::panic::catch_unwind(|| DeTable::parse_recoverable(src));
+        let (root, syntax) = match parsed {
+            Ok(r) => r,
+            Err(_) => {
+                self.errors.push(ScenarioError {
+                    line: 1,
+                    key: String::new(),
+                    kind: ErrorKind::Syntax("the TOML parser failed on this text".to_owned()),
+                });
+                return None;
+            }
+        };
+        if !syntax.is_empty() {
+            for e in syntax {
+                let line = e.span().map_or(1, |s| self.line(s.start));
+                self.errors.push(ScenarioError {
+                    line,
+                    key: String::new(),
+                    kind: ErrorKind::Syntax(e.message().trim().to_owned()),
+                });
+            }
+            return None;
+        }
+        let root = Table {
+            t: root.get_ref(),
+            path: String::new(),
+            span: root.span(),
+        };
+        self.unknown_keys(&root, ROOT_KEYS);
+
+        let mut hosts: Vec<Host> = Vec::new();
+        match root.item("host") {
+            Some(it) => {
+                for tab in self.tables(&it) {
+                    let h = self.host(&tab);
+                    if let Some(first) = hosts
+                        .iter()
+                        .find(|q| !h.name.is_empty() && q.name == h.name)
+                    {
+                        let kind = ErrorKind::DuplicateHost {
+                            name: h.name.clone(),
+                            first_line: first.line,
+                        };
+                        self.error(&name_span(&tab), tab.key("name"), kind);
+                    }
+                    hosts.push(h);
+                }
+                if hosts.is_empty() && self.errors.is_empty() {
+                    self.error(&it.span, it.key, ErrorKind::NoHosts);
+                }
+            }
+            None => self.error(&root.span, "host".to_owned(), ErrorKind::NoHosts),
+        }
+
+        let mut steps = Vec::new();
+        if let Some(it) = root.item("step") {
+            let mut ids: HashMap<String, usize> = HashMap::new();
+            for tab in self.tables(&it) {
+                if let Some(s) = self.step(&tab, &hosts, &mut ids) {
+                    steps.push(s);
+                }
+            }
+        }
+        Some(Scenario { hosts, steps })
+    }
+
+    fn unknown_keys(&mut self, tab: &Table<'_, '_>, allowed: &[&str]) {
+        for (k, _) in tab.t.iter() {
+            let name: &str = k.get_ref();
+            if !allowed.contains(&name) {
+                self.error(
+                    &k.span(),
+                    join(&tab.path, name),
+                    ErrorKind::UnknownKey {
+                        expected: allowed.join(", "),
+                    },
+                );
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, it: &Item<'_, '_>, expected: &'static str) {
+        self.error(
+            &it.span,
+            it.key.clone(),
+            ErrorKind::WrongType {
+                expected,
+                found: it.value.type_str(),
+            },
+        );
+    }
+
+    /// The tables of an array of tables (`[[x]]` or `x = [{…}]`), with paths `x[i]`.
+    fn tables<'t, 'i>(&mut self, it: &Item<'t, 'i>) -> Vec<Table<'t, 'i>> {
+        let Some(arr) = it.value.as_array() else {
+            self.wrong_type(it, "an array of tables ([[…]])");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, v) in arr.iter().enumerate() {
+            let key = format!("{}[{i}]", it.key);
+            match v.get_ref().as_table() {
+                Some(t) => out.push(Table {
+                    t,
+                    path: key,
+                    span: v.span(),
+                }),
+                None => self.error(
+                    &v.span(),
+                    key,
+                    ErrorKind::WrongType {
+                        expected: "a table",
+                        found: v.get_ref().type_str(),
+                    },
+                ),
+            }
+        }
+        out
+    }
+
+    fn string<'t>(&mut self, it: &Item<'t, '_>) -> Option<&'t str> {
+        let s = it.value.as_str();
+        if s.is_none() {
+            self.wrong_type(it, "a string");
+        }
+        s
+    }
+
+    fn nonempty_string(&mut self, it: &Item<'_, '_>) -> Option<String> {
+        let s = self.string(it)?;
+        if s.is_empty() {
+            self.error(&it.span, it.key.clone(), ErrorKind::Empty);
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    fn boolean(&mut self, it: &Item<'_, '_>) -> Option<bool> {
+        let b = it.value.as_bool();
+        if b.is_none() {
+            self.wrong_type(it, "a boolean");
+        }
+        b
+    }
+
+    fn integer(&mut self, it: &Item<'_, '_>) -> Option<i64> {
+        let Some(i) = it.value.as_integer() else {
+            self.wrong_type(it, "an integer");
+            return None;
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.error(
+                    &it.span,
+                    it.key.clone(),
+                    ErrorKind::OutOfRange {
+                        value: i.to_string(),
+                        range: "a 64-bit integer",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn parsed<T>(
+        &mut self,
+        it: &Item<'_, '_>,
+        f: impl FnOnce(&str) -> Result<T, ErrorKind>,
+    ) -> Option<T> {
+        let s = self.string(it)?;
+        match f(s) {
+            Ok(v) => Some(v),
+            Err(kind) => {
+                self.error(&it.span, it.key.clone(), kind);
+                None
+            }
+        }
+    }
+
+    /// An array of strings, each parsed by `f`; bad elements are reported and left out.
+    fn list<T>(
+        &mut self,
+        it: &Item<'_, '_>,
+        f: impl Fn(&str) -> Result<T, ErrorKind>,
+    ) -> Option<Vec<T>> {
+        let Some(arr) = it.value.as_array() else {
+            self.wrong_type(it, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::with_capacity(arr.len());
+        for (i, v) in arr.iter().enumerate() {
+            let el = Item {
+                key: format!("{}[{i}]", it.key),
+                span: v.span(),
+                value: v.get_ref(),
+            };
+            if let Some(x) = self.parsed(&el, &f) {
+                out.push(x);
+            }
+        }
+        Some(out)
+    }
+
+    fn get_parsed<T>(
+        &mut self,
+        tab: &Table<'_, '_>,
+        key: &str,
+        f: impl FnOnce(&str) -> Result<T, ErrorKind>,
+    ) -> Option<T> {
+        let it = tab.item(key)?;
+        self.parsed(&it, f)
+    }
+
+    fn get_bool(&mut self, tab: &Table<'_, '_>, key: &str) -> Option<bool> {
+        let it = tab.item(key)?;
+        self.boolean(&it)
+    }
+
+    fn get_list<T>(
+        &mut self,
+        tab: &Table<'_, '_>,
+        key: &str,
+        f: impl Fn(&str) -> Result<T, ErrorKind>,
+    ) -> Option<Vec<T>> {
+        let it = tab.item(key)?;
+        self.list(&it, f)
+    }
+
+    fn get_name(&mut self, tab: &Table<'_, '_>, key: &str) -> Option<String> {
+        let it = tab.item(key)?;
+        self.nonempty_string(&it)
+    }
+
+    /// A required non-empty string; reports a missing key at the table's header.
+    fn required_name(&mut self, tab: &Table<'_, '_>, key: &str) -> Option<String> {
+        if !tab.has(key) {
+            self.error(&tab.span, tab.key(key), ErrorKind::Missing);
+            return None;
+        }
+        self.get_name(tab, key)
+    }
+
+    fn host(&mut self, tab: &Table<'_, '_>) -> Host {
+        self.unknown_keys(tab, HOST_KEYS);
+        let name = self.required_name(tab, "name").unwrap_or_default();
+        let interfaces = self
+            .get_list(tab, "interfaces", parse_interface)
+            .unwrap_or_default();
+        let mut providers: Vec<ProviderSpec> = Vec::new();
+        if let Some(it) = tab.item("provider") {
+            for ptab in self.tables(&it) {
+                let Some(p) = self.provider(&ptab) else {
+                    continue;
+                };
+                if let Some(first) = providers.iter().find(|q| q.name == p.name) {
+                    let kind = ErrorKind::DuplicateProvider {
+                        name: p.name.clone(),
+                        first_line: first.line,
+                    };
+                    self.error(&name_span(&ptab), ptab.key("name"), kind);
+                } else if let Some(first) = providers.iter().find(|q| q.guid == p.guid) {
+                    let kind = ErrorKind::DuplicateGuid {
+                        guid: p.guid.braced().to_string(),
+                        other: first.name.clone(),
+                        first_line: first.line,
+                    };
+                    let span = ptab.item("guid").map_or(ptab.span.clone(), |i| i.span);
+                    self.error(&span, ptab.key("guid"), kind);
+                }
+                providers.push(p);
+            }
+        }
+        let mut registrations: Vec<Registration> = Vec::new();
+        if let Some(it) = tab.item("registration") {
+            for rtab in self.tables(&it) {
+                let Some(r) = self.registration(&rtab) else {
+                    continue;
+                };
+                if let Some(first) = registrations.iter().find(|q| q.name == r.name) {
+                    let kind = ErrorKind::DuplicateRegistration {
+                        name: r.name.clone(),
+                        first_line: first.line,
+                    };
+                    self.error(&name_span(&rtab), rtab.key("name"), kind);
+                }
+                registrations.push(r);
+            }
+        }
+        Host {
+            name,
+            interfaces,
+            providers,
+            registrations,
+            line: self.line(tab.span.start),
+        }
+    }
+
+    fn provider(&mut self, tab: &Table<'_, '_>) -> Option<ProviderSpec> {
+        self.unknown_keys(tab, PROVIDER_KEYS);
+        let name = self.required_name(tab, "name");
+        let guid = self.get_parsed(tab, "guid", parse_guid);
+        let registered = self.get_bool(tab, "registered").unwrap_or(true);
+        let hidden = self.get_bool(tab, "hidden").unwrap_or(true);
+        let installed = self.get_bool(tab, "installed").unwrap_or(true);
+        let profile = self
+            .get_parsed(tab, "profile", str::parse::<Profile>)
+            .unwrap_or_default();
+        let fabric = self
+            .get_name(tab, "fabric")
+            .unwrap_or_else(|| "san0".to_owned());
+        let startup = self
+            .get_parsed(tab, "startup", Outcome::parse)
+            .unwrap_or(Outcome::Ok);
+        let version = self
+            .get_parsed(tab, "version", str::parse::<Version>)
+            .unwrap_or(Version::V2_2);
+        let description = self.get_parsed(tab, "description", |s| Ok(s.to_owned()));
+        let socket = self
+            .get_parsed(tab, "socket", Outcome::parse)
+            .unwrap_or(Outcome::Ok);
+        let addresses = self
+            .get_list(tab, "addresses", parse_ip)
+            .unwrap_or_default();
+        let address_list_fault = self
+            .get_parsed(tab, "address_list_fault", str::parse::<AddressListFault>)
+            .unwrap_or(AddressListFault::None);
+        let address_list_raw = tab.item("address_list_raw").and_then(|it| self.raw(&it));
+        let extensions = tab
+            .item("extensions")
+            .map(|it| self.extensions(&it))
+            .unwrap_or_default();
+        let panic_at = self.get_parsed(tab, "panic_at", str::parse::<CallName>);
+        let cleanup = self
+            .get_parsed(tab, "cleanup", Outcome::parse)
+            .unwrap_or(Outcome::Ok);
+        let connect_errors = tab
+            .item("connect_errors")
+            .map(|it| self.connect_errors(&it))
+            .unwrap_or_default();
+        let name = name?;
+        Some(ProviderSpec {
+            guid: guid.unwrap_or_else(|| derived_guid(&name)),
+            name,
+            registered,
+            hidden,
+            installed,
+            profile,
+            fabric,
+            startup,
+            version,
+            description,
+            socket,
+            addresses,
+            address_list_fault,
+            address_list_raw,
+            extensions,
+            panic_at,
+            cleanup,
+            connect_errors,
+            line: self.line(tab.span.start),
+        })
+    }
+
+    fn raw(&mut self, it: &Item<'_, '_>) -> Option<RawAddressList> {
+        let Some(t) = it.value.as_table() else {
+            self.wrong_type(it, "a table { base = \"0x…\", hex = \"…\" }");
+            return None;
+        };
+        let tab = Table {
+            t,
+            path: it.key.clone(),
+            span: it.span.clone(),
+        };
+        self.unknown_keys(&tab, RAW_KEYS);
+        for key in RAW_KEYS {
+            if !tab.has(key) {
+                self.error(&tab.span, tab.key(key), ErrorKind::Missing);
+            }
+        }
+        let base = self.get_parsed(&tab, "base", parse_base);
+        let bytes = self.get_parsed(&tab, "hex", parse_hex);
+        Some(RawAddressList {
+            base: base?,
+            bytes: bytes?,
+        })
+    }
+
+    fn extensions(&mut self, it: &Item<'_, '_>) -> ExtensionAnswers {
+        let mut answers = ExtensionAnswers::default();
+        let Some(t) = it.value.as_table() else {
+            self.wrong_type(it, "a table of extension name = \"ok\" or WSA name");
+            return answers;
+        };
+        for (k, v) in t.iter() {
+            let name: &str = k.get_ref();
+            let key = join(&it.key, name);
+            let ext = match name.parse::<Extension>() {
+                Ok(e) => Some(e),
+                Err(kind) => {
+                    self.error(&k.span(), key.clone(), kind);
+                    None
+                }
+            };
+            let value = Item {
+                key,
+                span: v.span(),
+                value: v.get_ref(),
+            };
+            let outcome = self.parsed(&value, Outcome::parse);
+            if let (Some(e), Some(o)) = (ext, outcome) {
+                answers.set(e, o);
+            }
+        }
+        answers
+    }
+
+    fn connect_errors(&mut self, it: &Item<'_, '_>) -> BTreeMap<std::net::IpAddr, super::WsaError> {
+        let mut out = BTreeMap::new();
+        let Some(t) = it.value.as_table() else {
+            self.wrong_type(it, "a table of \"remote IP\" = WSA name");
+            return out;
+        };
+        for (k, v) in t.iter() {
+            let name: &str = k.get_ref();
+            let key = join(&it.key, name);
+            if v.get_ref().is_table() && parse_ip(name).is_err() {
+                self.error(&k.span(), key, ErrorKind::UnquotedAddressKey);
+                continue;
+            }
+            let ip = match parse_ip(name) {
+                Ok(ip) => Some(ip),
+                Err(kind) => {
+                    self.error(&k.span(), key.clone(), kind);
+                    None
+                }
+            };
+            let value = Item {
+                key,
+                span: v.span(),
+                value: v.get_ref(),
+            };
+            let err = self.parsed(&value, parse_wsa);
+            if let (Some(ip), Some(e)) = (ip, err) {
+                out.insert(ip, e);
+            }
+        }
+        out
+    }
+
+    fn registration(&mut self, tab: &Table<'_, '_>) -> Option<Registration> {
+        self.unknown_keys(tab, REGISTRATION_KEYS);
+        let name = self.required_name(tab, "name");
+        let value = match (tab.has("guid"), tab.has("hex")) {
+            (true, false) => self
+                .get_parsed(tab, "guid", parse_guid)
+                .map(RegistrationValue::Guid),
+            (false, true) => self
+                .get_parsed(tab, "hex", parse_hex)
+                .map(RegistrationValue::Raw),
+            (true, true) => {
+                self.error(&tab.span, tab.key("guid"), ErrorKind::RegistrationValue);
+                None
+            }
+            (false, false) => {
+                self.error(&tab.span, tab.key("guid"), ErrorKind::RegistrationValue);
+                None
+            }
+        };
+        Some(Registration {
+            name: name?,
+            value: value?,
+            line: self.line(tab.span.start),
+        })
+    }
+
+    fn step(
+        &mut self,
+        tab: &Table<'_, '_>,
+        hosts: &[Host],
+        ids: &mut HashMap<String, usize>,
+    ) -> Option<Step> {
+        self.unknown_keys(tab, STEP_KEYS);
+        let line = self.line(tab.span.start);
+        let op = if tab.has("op") {
+            self.get_parsed(tab, "op", |s| {
+                Op::ALL
+                    .into_iter()
+                    .find(|o| o.name() == s)
+                    .ok_or_else(|| ErrorKind::BadOp(s.to_owned()))
+            })
+        } else {
+            self.error(&tab.span, tab.key("op"), ErrorKind::Missing);
+            None
+        };
+        // The step's host; `None` when it is undefined (reported), in which case the keys are
+        // still checked, but not the provider names (a provider of which host?).
+        let host: Option<&Host> = match tab.item("host") {
+            Some(it) => match self.string(&it) {
+                Some(name) => {
+                    let h = hosts.iter().find(|h| h.name == name);
+                    if h.is_none() {
+                        self.error(&it.span, it.key, ErrorKind::UndefinedHost(name.to_owned()));
+                    }
+                    h
+                }
+                None => None,
+            },
+            None => hosts.first(),
+        };
+
+        let op = op?;
+
+        // Keys of other ops are errors: a key that does nothing is most likely a mistake.
+        for (k, _) in tab.t.iter() {
+            let name: &str = k.get_ref();
+            if name != "op"
+                && name != "host"
+                && STEP_KEYS.contains(&name)
+                && !op.keys().contains(&name)
+            {
+                let used = used_keys(op);
+                self.error(
+                    &k.span(),
+                    tab.key(name),
+                    ErrorKind::NotUsedByOp {
+                        op: op.name(),
+                        used,
+                    },
+                );
+            }
+        }
+
+        let action = match op {
+            Op::Connect | Op::Explain => {
+                let to = self.required_for(tab, op, "to", parse_socket_addr);
+                let from = self.get_parsed(tab, "from", str::parse::<BindAddr>);
+                let kind = self
+                    .get_parsed(tab, "kind", str::parse::<SocketKind>)
+                    .unwrap_or_default();
+                let expect = self.get_parsed(tab, "expect", |s| connect_expect(s, op, host));
+                if op == Op::Connect {
+                    let id = self.new_id(tab, ids);
+                    Action::Connect {
+                        to: to?,
+                        from,
+                        kind,
+                        id,
+                        expect,
+                    }
+                } else {
+                    Action::Explain {
+                        to: to?,
+                        from,
+                        kind,
+                        expect,
+                    }
+                }
+            }
+            Op::Listen => {
+                let address = self.required_for(tab, op, "address", parse_socket_addr);
+                let backlog = match tab.item("backlog") {
+                    Some(it) => self.backlog(&it),
+                    None => Some(5),
+                };
+                let accept = self.get_bool(tab, "accept").unwrap_or(true);
+                let expect = self.get_parsed(tab, "expect", listen_expect);
+                let id = self.new_id(tab, ids);
+                Action::Listen {
+                    address: address?,
+                    backlog: backlog?,
+                    accept,
+                    id,
+                    expect,
+                }
+            }
+            Op::Close => {
+                let id = self.required_for(tab, op, "id", |s| {
+                    if s.is_empty() {
+                        Err(ErrorKind::Empty)
+                    } else if ids.contains_key(s) {
+                        Ok(s.to_owned())
+                    } else {
+                        Err(ErrorKind::UndefinedId(s.to_owned()))
+                    }
+                });
+                Action::Close { id: id? }
+            }
+            Op::AddressChange => self.address_change(tab, host)?,
+            Op::Install => Action::Install {
+                provider: self.required_for(tab, op, "provider", |s| provider_ref(s, host))?,
+            },
+            Op::Remove => Action::Remove {
+                provider: self.required_for(tab, op, "provider", |s| provider_ref(s, host))?,
+            },
+        };
+        Some(Step {
+            host: host?.name.clone(),
+            action,
+            line,
+        })
+    }
+
+    /// A string key the op needs, parsed by `f`.
+    fn required_for<T>(
+        &mut self,
+        tab: &Table<'_, '_>,
+        op: Op,
+        key: &str,
+        f: impl FnOnce(&str) -> Result<T, ErrorKind>,
+    ) -> Option<T> {
+        if !tab.has(key) {
+            self.error(
+                &tab.span,
+                tab.key(key),
+                ErrorKind::MissingForOp { op: op.name() },
+            );
+            return None;
+        }
+        self.get_parsed(tab, key, f)
+    }
+
+    fn backlog(&mut self, it: &Item<'_, '_>) -> Option<u32> {
+        let v = self.integer(it)?;
+        match u32::try_from(v) {
+            Ok(b) if b <= i32::MAX as u32 => Some(b),
+            _ => {
+                self.error(
+                    &it.span,
+                    it.key.clone(),
+                    ErrorKind::OutOfRange {
+                        value: v.to_string(),
+                        range: "0 to 2147483647",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional `id` of a connect or listen step; ids are unique in the scenario.
+    fn new_id(&mut self, tab: &Table<'_, '_>, ids: &mut HashMap<String, usize>) -> Option<String> {
+        let it = tab.item("id")?;
+        let id = self.nonempty_string(&it)?;
+        let line = self.line(it.span.start);
+        if let Some(&first_line) = ids.get(&id) {
+            self.error(
+                &it.span,
+                it.key,
+                ErrorKind::DuplicateId {
+                    name: id.clone(),
+                    first_line,
+                },
+            );
+        } else {
+            ids.insert(id.clone(), line);
+        }
+        Some(id)
+    }
+
+    fn address_change(&mut self, tab: &Table<'_, '_>, host: Option<&Host>) -> Option<Action> {
+        let (p, a, i) = (
+            tab.has("provider"),
+            tab.has("addresses"),
+            tab.has("interfaces"),
+        );
+        let op = Op::AddressChange;
+        if i && (p || a) {
+            let span = tab
+                .item("interfaces")
+                .map_or(tab.span.clone(), |it| it.span);
+            self.error(
+                &span,
+                tab.key("interfaces"),
+                ErrorKind::AddressChangeShape(
+                    "`interfaces` changes the host's TCP/IP interfaces and goes without `provider` and `addresses`",
+                ),
+            );
+            return None;
+        }
+        if i {
+            let list = self.get_list(tab, "interfaces", parse_interface)?;
+            return Some(Action::AddressChange(AddressChange::Interfaces(list)));
+        }
+        if !p && !a {
+            self.error(
+                &tab.span,
+                tab.key("provider"),
+                ErrorKind::AddressChangeShape(
+                    "address_change needs `provider` and `addresses`, or `interfaces`",
+                ),
+            );
+            return None;
+        }
+        let provider = self.required_for(tab, op, "provider", |s| provider_ref(s, host));
+        let addresses = if a {
+            self.get_list(tab, "addresses", parse_ip)
+        } else {
+            self.error(
+                &tab.span,
+                tab.key("addresses"),
+                ErrorKind::MissingForOp { op: op.name() },
+            );
+            None
+        };
+        Some(Action::AddressChange(AddressChange::Provider {
+            provider: provider?,
+            addresses: addresses?,
+        }))
+    }
+}
+
+/// The span of a table's `name` value, or of the table when it has none.
+fn name_span(tab: &Table<'_, '_>) -> Range<usize> {
+    tab.item("name").map_or(tab.span.clone(), |i| i.span)
+}
+
+/// The keys an op uses, as text for error messages.
+fn used_keys(op: Op) -> &'static str {
+    match op {
+        Op::Connect => "host, to, from, kind, id, expect",
+        Op::Listen => "host, address, backlog, accept, id, expect",
+        Op::Close => "host, id",
+        Op::Explain => "host, to, from, kind, expect",
+        Op::AddressChange => "host, provider, addresses, interfaces",
+        Op::Install | Op::Remove => "host, provider",
+    }
+}
+
+/// A provider name that must be defined on `host` (not checked when the host is undefined).
+fn provider_ref(s: &str, host: Option<&Host>) -> Result<String, ErrorKind> {
+    match host {
+        Some(h) if h.provider(s).is_none() => Err(ErrorKind::UndefinedProvider {
+            provider: s.to_owned(),
+            host: h.name.clone(),
+        }),
+        _ => Ok(s.to_owned()),
+    }
+}
+
+/// `expect` of connect and explain: `"tcp"`, `"san:<provider on the step's host>"`,
+/// `"error:<WSA name>"`.
+fn connect_expect(s: &str, op: Op, host: Option<&Host>) -> Result<ConnectResult, ErrorKind> {
+    if s == "tcp" {
+        return Ok(ConnectResult::Tcp);
+    }
+    if let Some(p) = s.strip_prefix("san:") {
+        return provider_ref(p, host).map(ConnectResult::San);
+    }
+    if let Some(e) = s.strip_prefix("error:") {
+        return parse_wsa(e).map(ConnectResult::Error);
+    }
+    Err(ErrorKind::BadExpect {
+        value: s.to_owned(),
+        op: op.name(),
+        allowed: "\"san:<provider>\", \"tcp\" or \"error:<WSA name>\"",
+    })
+}
+
+/// `expect` of listen: `"ok"` or `"error:<WSA name>"`.
+fn listen_expect(s: &str) -> Result<ListenResult, ErrorKind> {
+    if s == "ok" {
+        return Ok(ListenResult::Ok);
+    }
+    if let Some(e) = s.strip_prefix("error:") {
+        return parse_wsa(e).map(ListenResult::Error);
+    }
+    Err(ErrorKind::BadExpect {
+        value: s.to_owned(),
+        op: Op::Listen.name(),
+        allowed: "\"ok\" or \"error:<WSA name>\"",
+    })
+}

@@ -1,0 +1,1204 @@
+//! Unit tests of the scenario parser: one per error class, the defaults, the default
+//! scenario, and property tests (never a panic, always Ok or errors).
+
+use std::net::{IpAddr, SocketAddr};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn errors(src: &str) -> Vec<ScenarioError> {
+    match parse(src) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    }
+}
+
+/// Asserts that `src` fails with an error at `line` on `key` whose kind satisfies `pred`.
+#[track_caller]
+fn assert_error(src: &str, line: usize, key: &str, pred: impl Fn(&ErrorKind) -> bool) {
+    let errs = errors(src);
+    assert!(
+        errs.iter()
+            .any(|e| e.line == line && e.key == key && pred(&e.kind)),
+        "no matching error at line {line} on {key}; got:\n{}",
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+const HOST: &str = "[[host]]\nname = \"a\"\n"; // lines 1-2
+
+fn with_provider(body: &str) -> String {
+    // [[host.provider]] on line 3, name on line 4, body from line 5.
+    format!("{HOST}[[host.provider]]\nname = \"p\"\n{body}")
+}
+
+fn with_step(body: &str) -> String {
+    // provider p on lines 3-4, [[step]] on line 5, body from line 6.
+    format!("{HOST}[[host.provider]]\nname = \"p\"\n[[step]]\n{body}")
+}
+
+#[test]
+fn default_scenario_is_valid() {
+    let s = parse(crate::DEFAULT_SCENARIO);
+    assert!(s.is_ok(), "{s:?}");
+    let s = s.unwrap_or_else(|_| Scenario {
+        hosts: vec![],
+        steps: vec![],
+    });
+    assert_eq!(s.hosts.len(), 2);
+    let alpha = &s.hosts[0];
+    assert_eq!(alpha.name, "alpha");
+    let ofed = alpha.provider("ofed");
+    assert_eq!(
+        ofed.map(|p| p.extensions.get(Extension::RdmaRead)),
+        Some(Outcome::Fail(
+            WsaError::from_name("WSAEOPNOTSUPP").unwrap_or_else(|| unreachable!())
+        ))
+    );
+    assert!(
+        s.steps.iter().all(|st| st.action.op().is_supported()),
+        "the default scenario must only use supported ops"
+    );
+    assert!(s.steps.iter().any(|st| st.action.op() == Op::Install));
+    assert!(s.steps.iter().any(|st| st.action.op() == Op::Remove));
+    assert!(s.steps.iter().any(|st| st.action.op() == Op::AddressChange));
+}
+
+#[test]
+fn defaults_are_filled_in() {
+    let s = parse(&with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\n"));
+    let s = s.unwrap_or_else(|e| panic!("{e}"));
+    let p = &s.hosts[0].providers[0];
+    assert_eq!(p.guid, derived_guid("p"));
+    assert!(p.registered && p.hidden && p.installed);
+    assert_eq!(p.profile, Profile::Generic);
+    assert_eq!(p.fabric, "san0");
+    assert_eq!(p.startup, Outcome::Ok);
+    assert_eq!(p.version, Version::V2_2);
+    assert_eq!(p.description, None);
+    assert_eq!(p.socket, Outcome::Ok);
+    assert!(p.addresses.is_empty());
+    assert_eq!(p.address_list_fault, AddressListFault::None);
+    assert_eq!(p.address_list_raw, None);
+    assert!(p.extensions.iter().all(|(_, o)| o == Outcome::Ok));
+    assert_eq!(p.panic_at, None);
+    assert_eq!(p.cleanup, Outcome::Ok);
+    assert!(p.connect_errors.is_empty());
+    assert_eq!(p.line, 3);
+    assert_eq!(s.steps[0].host, "a");
+    assert_eq!(s.steps[0].line, 5);
+    assert_eq!(
+        s.steps[0].action,
+        Action::Explain {
+            to: SocketAddr::from(([10, 0, 0, 1], 80)),
+            from: None,
+            kind: SocketKind::Stream,
+            expect: None
+        }
+    );
+}
+
+#[test]
+fn listen_defaults_backlog_5_and_accept() {
+    let s = parse(&with_step("op = \"listen\"\naddress = \"0.0.0.0:80\"\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    match &s.steps[0].action {
+        Action::Listen {
+            backlog, accept, ..
+        } => {
+            assert_eq!(*backlog, 5);
+            assert!(*accept);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn every_key_of_a_provider_parses() {
+    let src = with_provider(
+        r#"guid = "{0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3}"
+registered = false
+hidden = false
+installed = false
+profile = "winofed"
+fabric = "ib1"
+startup = "WSAVERNOTSUPPORTED"
+version = "2.0"
+description = "an HCA"
+socket = "WSAENOBUFS"
+addresses = ["10.0.0.1", "fd00::1"]
+address_list_fault = "error:WSAEINVAL"
+address_list_raw = { base = "0x00000000001a0000", hex = "01 00 00 00" }
+extensions = { rdma_read = "WSAEOPNOTSUPP", memory_registration_cache_callback = "WSAEINVAL" }
+panic_at = "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_write)"
+cleanup = "WSAENETDOWN"
+connect_errors = { "10.0.0.2" = "WSAECONNRESET" }
+"#,
+    );
+    let s = parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    let p = &s.hosts[0].providers[0];
+    let wsa = |n| WsaError::from_name(n).unwrap_or_else(|| unreachable!());
+    assert_eq!(p.guid.to_string(), "0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3");
+    assert!(!p.registered && !p.hidden && !p.installed);
+    assert_eq!(p.profile, Profile::Winofed);
+    assert_eq!(p.fabric, "ib1");
+    assert_eq!(p.startup, Outcome::Fail(wsa("WSAVERNOTSUPPORTED")));
+    assert_eq!(p.version, Version { major: 2, minor: 0 });
+    assert_eq!(p.description.as_deref(), Some("an HCA"));
+    assert_eq!(p.socket, Outcome::Fail(wsa("WSAENOBUFS")));
+    assert_eq!(p.addresses.len(), 2);
+    assert_eq!(
+        p.address_list_fault,
+        AddressListFault::Error(wsa("WSAEINVAL"))
+    );
+    assert_eq!(
+        p.address_list_raw,
+        Some(RawAddressList {
+            base: 0x1a_0000,
+            bytes: vec![1, 0, 0, 0]
+        })
+    );
+    assert_eq!(
+        p.extensions.get(Extension::RdmaRead),
+        Outcome::Fail(wsa("WSAEOPNOTSUPP"))
+    );
+    assert_eq!(p.extensions.get(Extension::RdmaWrite), Outcome::Ok);
+    assert_eq!(
+        p.panic_at,
+        Some(CallName::GetExtension(Extension::RdmaWrite))
+    );
+    assert_eq!(p.cleanup, Outcome::Fail(wsa("WSAENETDOWN")));
+    assert_eq!(
+        p.connect_errors.get(&IpAddr::from([10, 0, 0, 2])),
+        Some(&wsa("WSAECONNRESET"))
+    );
+}
+
+#[test]
+fn syntax_errors_name_their_line() {
+    assert_error("[[host]]\nname = \"a\"\nx = = 1\n", 3, "", |k| {
+        matches!(k, ErrorKind::Syntax(_))
+    });
+}
+
+#[test]
+fn no_host_is_an_error() {
+    assert_error("", 1, "host", |k| *k == ErrorKind::NoHosts);
+    assert_error("host = []\n", 1, "host", |k| *k == ErrorKind::NoHosts);
+}
+
+#[test]
+fn host_must_be_an_array_of_tables() {
+    assert_error("[host]\nname = \"a\"\n", 1, "host", |k| {
+        matches!(k, ErrorKind::WrongType { found: "table", .. })
+    });
+}
+
+#[test]
+fn unknown_keys_everywhere() {
+    assert_error("title = 1\n[[host]]\nname = \"a\"\n", 1, "title", |k| {
+        matches!(k, ErrorKind::UnknownKey { .. })
+    });
+    assert_error(&format!("{HOST}colour = 1\n"), 3, "host[0].colour", |k| {
+        matches!(k, ErrorKind::UnknownKey { .. })
+    });
+    assert_error(
+        &with_provider("speed = 1\n"),
+        5,
+        "host[0].provider[0].speed",
+        |k| matches!(k, ErrorKind::UnknownKey { .. }),
+    );
+    assert_error(
+        &with_provider("address_list_raw = { base = \"0x1\", hex = \"\", size = 3 }\n"),
+        5,
+        "host[0].provider[0].address_list_raw.size",
+        |k| matches!(k, ErrorKind::UnknownKey { .. }),
+    );
+    assert_error(
+        &format!(
+            "{HOST}[[host.registration]]\nname = \"r\"\nguid = \"00000000-0000-0000-0000-000000000001\"\nextra = true\n"
+        ),
+        6,
+        "host[0].registration[0].extra",
+        |k| matches!(k, ErrorKind::UnknownKey { .. }),
+    );
+    assert_error(
+        &with_step("op = \"remove\"\nprovider = \"p\"\nspeed = 3\n"),
+        8,
+        "step[0].speed",
+        |k| matches!(k, ErrorKind::UnknownKey { .. }),
+    );
+}
+
+#[test]
+fn wrong_types() {
+    assert_error("[[host]]\nname = 5\n", 2, "host[0].name", |k| {
+        matches!(
+            k,
+            ErrorKind::WrongType {
+                expected: "a string",
+                found: "integer"
+            }
+        )
+    });
+    assert_error(
+        &with_provider("registered = \"yes\"\n"),
+        5,
+        "host[0].provider[0].registered",
+        |k| {
+            matches!(
+                k,
+                ErrorKind::WrongType {
+                    expected: "a boolean",
+                    ..
+                }
+            )
+        },
+    );
+    assert_error(
+        &with_provider("addresses = \"10.0.0.1\"\n"),
+        5,
+        "host[0].provider[0].addresses",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
+    assert_error(
+        &with_provider("addresses = [\"10.0.0.1\", 7]\n"),
+        5,
+        "host[0].provider[0].addresses[1]",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
+    assert_error(
+        &with_step("op = \"listen\"\naddress = \"0.0.0.0:1\"\nbacklog = \"5\"\n"),
+        8,
+        "step[0].backlog",
+        |k| {
+            matches!(
+                k,
+                ErrorKind::WrongType {
+                    expected: "an integer",
+                    ..
+                }
+            )
+        },
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    assert_error("[[host]]\ninterfaces = []\n", 1, "host[0].name", |k| {
+        *k == ErrorKind::Missing
+    });
+    assert_error(
+        &format!("{HOST}[[host.provider]]\nfabric = \"x\"\n"),
+        3,
+        "host[0].provider[0].name",
+        |k| *k == ErrorKind::Missing,
+    );
+    assert_error(&with_step("host = \"a\"\n"), 5, "step[0].op", |k| {
+        *k == ErrorKind::Missing
+    });
+    assert_error(
+        &with_provider("address_list_raw = { base = \"0x1\" }\n"),
+        5,
+        "host[0].provider[0].address_list_raw.hex",
+        |k| *k == ErrorKind::Missing,
+    );
+}
+
+#[test]
+fn empty_names_are_errors() {
+    assert_error("[[host]]\nname = \"\"\n", 2, "host[0].name", |k| {
+        *k == ErrorKind::Empty
+    });
+    assert_error(
+        &with_provider("fabric = \"\"\n"),
+        5,
+        "host[0].provider[0].fabric",
+        |k| *k == ErrorKind::Empty,
+    );
+}
+
+#[test]
+fn bad_interfaces() {
+    for bad in [
+        "10.0.0.1",
+        "10.0.0.1/33",
+        "fd00::1/129",
+        "10.0.0/8",
+        "ten/8",
+        "10.0.0.1/-1",
+    ] {
+        assert_error(
+            &format!("[[host]]\nname = \"a\"\ninterfaces = [\"10.9.0.1/8\", {bad:?}]\n"),
+            3,
+            "host[0].interfaces[1]",
+            |k| matches!(k, ErrorKind::BadInterface { .. }),
+        );
+    }
+    let s = parse("[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\", \"fd00:1::5/64\"]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.hosts[0].interfaces[0].to_string(), "10.1.2.5/24");
+}
+
+#[test]
+fn bad_ip_addresses() {
+    for bad in [
+        "10.0.0.256",
+        "10.0.0.1:80",
+        "[fd00::1]",
+        "fd00::1/64",
+        "",
+        "host.example",
+    ] {
+        assert_error(
+            &with_provider(&format!("addresses = [{bad:?}]\n")),
+            5,
+            "host[0].provider[0].addresses[0]",
+            |k| matches!(k, ErrorKind::BadIpAddress(_)),
+        );
+    }
+}
+
+#[test]
+fn destinations() {
+    let ok = |to: &str| {
+        parse(&with_step(&format!("op = \"explain\"\nto = {to:?}\n")))
+            .map(|s| match &s.steps[0].action {
+                Action::Explain { to, .. } => Some(*to),
+                _ => None,
+            })
+            .ok()
+            .flatten()
+    };
+    assert_eq!(
+        ok("10.0.0.1:80"),
+        Some(SocketAddr::from(([10, 0, 0, 1], 80)))
+    );
+    assert!(ok("[fd00::1]:443").is_some());
+    let mapped = ok("[::ffff:10.1.2.9]:5000");
+    assert_eq!(
+        mapped.map(|a| a.to_string()),
+        Some("[::ffff:10.1.2.9]:5000".to_owned())
+    );
+    for bad in [
+        "10.0.0.1",
+        "fd00::1:80",
+        "[fd00::1]",
+        "10.0.0.1:65536",
+        "10.0.0.1:0",
+        "[fd00::1:80",
+        "a:1",
+    ] {
+        assert_error(
+            &with_step(&format!("op = \"explain\"\nto = {bad:?}\n")),
+            7,
+            "step[0].to",
+            |k| matches!(k, ErrorKind::BadSocketAddress { .. }),
+        );
+    }
+}
+
+#[test]
+fn from_addresses() {
+    for good in [
+        "10.0.0.1",
+        "10.0.0.1:5000",
+        "fd00::1",
+        "[fd00::1]",
+        "[fd00::1]:5000",
+        "[::ffff:10.0.0.1]:0",
+    ] {
+        let b: Result<BindAddr, _> = good.parse();
+        assert!(b.is_ok(), "{good}");
+    }
+    let b: Result<BindAddr, _> = "[fd00::1]".parse();
+    assert_eq!(b.map(|b| b.to_string()).ok().as_deref(), Some("[fd00::1]"));
+    for bad in [
+        "10.0.0.1:",
+        "10.0.0.1:99999",
+        "fd00::1]:80",
+        "[10.0.0.1]",
+        "x",
+    ] {
+        assert_error(
+            &with_step(&format!(
+                "op = \"connect\"\nto = \"10.0.0.1:80\"\nfrom = {bad:?}\n"
+            )),
+            8,
+            "step[0].from",
+            |k| matches!(k, ErrorKind::BadBindAddress(_)),
+        );
+    }
+}
+
+#[test]
+fn unknown_wsa_names() {
+    assert_error(
+        &with_provider("startup = \"WSAEBOGUS\"\n"),
+        5,
+        "host[0].provider[0].startup",
+        |k| matches!(k, ErrorKind::UnknownWsaName(n) if n == "WSAEBOGUS"),
+    );
+    assert_error(
+        &with_provider("socket = \"fine\"\n"),
+        5,
+        "host[0].provider[0].socket",
+        |k| matches!(k, ErrorKind::BadOutcome(_)),
+    );
+    assert_error(
+        &with_provider("connect_errors = { \"10.0.0.1\" = \"WSAENOPE\" }\n"),
+        5,
+        "host[0].provider[0].connect_errors.\"10.0.0.1\"",
+        |k| matches!(k, ErrorKind::UnknownWsaName(_)),
+    );
+    assert_error(
+        &with_provider("extensions.rdma_read = \"WSAEOPNOTSUP\"\n"),
+        5,
+        "host[0].provider[0].extensions.rdma_read",
+        |k| matches!(k, ErrorKind::UnknownWsaName(_)),
+    );
+    assert_error(
+        &with_step("op = \"explain\"\nto = \"10.0.0.1:1\"\nexpect = \"error:WSAEFOO\"\n"),
+        8,
+        "step[0].expect",
+        |k| matches!(k, ErrorKind::UnknownWsaName(_)),
+    );
+    // Win32 aliases are WSA names too.
+    assert!(parse(&with_provider("cleanup = \"WSA_IO_PENDING\"\n")).is_ok());
+}
+
+#[test]
+fn unknown_call_names() {
+    for bad in [
+        "WSPFoo",
+        "wspconnect",
+        "WSPIoctl",
+        "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_jump)",
+    ] {
+        assert_error(
+            &with_provider(&format!("panic_at = {bad:?}\n")),
+            5,
+            "host[0].provider[0].panic_at",
+            |k| matches!(k, ErrorKind::UnknownCallName(_)),
+        );
+    }
+}
+
+#[test]
+fn call_names_round_trip() {
+    let all: Vec<CallName> = CallName::all().collect();
+    assert_eq!(all.len(), 19);
+    for c in all {
+        let text = c.to_string();
+        assert_eq!(text.parse::<CallName>().ok(), Some(c), "{text}");
+    }
+    assert_eq!(
+        CallName::GetExtension(Extension::RdmaRead).to_string(),
+        "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_read)"
+    );
+    assert_eq!(
+        CallName::AddressListQuery.to_string(),
+        "WSPIoctl(SIO_ADDRESS_LIST_QUERY)"
+    );
+    assert_eq!(CallName::WspStartupEx.to_string(), "WSPStartupEx");
+}
+
+#[test]
+fn unknown_extension_names() {
+    assert_error(
+        &with_provider("extensions = { rdma_jump = \"ok\" }\n"),
+        5,
+        "host[0].provider[0].extensions.rdma_jump",
+        |k| matches!(k, ErrorKind::UnknownExtension(_)),
+    );
+    assert_error(
+        &with_provider("extensions = \"none\"\n"),
+        5,
+        "host[0].provider[0].extensions",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
+}
+
+#[test]
+fn address_list_faults() {
+    for good in [
+        "none",
+        "too_small_once",
+        "too_small_always",
+        "garbage",
+        "wrong_family",
+        "impossible_count",
+        "pointer_outside",
+        "error:WSAENOBUFS",
+    ] {
+        let f: Result<AddressListFault, _> = good.parse();
+        assert_eq!(f.map(|f| f.to_string()).ok().as_deref(), Some(good));
+    }
+    assert_error(
+        &with_provider("address_list_fault = \"sometimes\"\n"),
+        5,
+        "host[0].provider[0].address_list_fault",
+        |k| matches!(k, ErrorKind::BadAddressListFault(_)),
+    );
+    assert_error(
+        &with_provider("address_list_fault = \"error:nope\"\n"),
+        5,
+        "host[0].provider[0].address_list_fault",
+        |k| matches!(k, ErrorKind::UnknownWsaName(_)),
+    );
+}
+
+#[test]
+fn bad_profile() {
+    assert_error(
+        &with_provider("profile = \"mellanox\"\n"),
+        5,
+        "host[0].provider[0].profile",
+        |k| matches!(k, ErrorKind::BadProfile(_)),
+    );
+}
+
+#[test]
+fn bad_versions() {
+    for bad in [
+        "2", "2.2.1", "a.b", "256.0", "2.", ".2", "-1.2", "+2.2", " 2.2",
+    ] {
+        assert_error(
+            &with_provider(&format!("version = {bad:?}\n")),
+            5,
+            "host[0].provider[0].version",
+            |k| matches!(k, ErrorKind::BadVersion(_)),
+        );
+    }
+    assert_eq!(
+        "1.1"
+            .parse::<Version>()
+            .map(|v| v.to_string())
+            .ok()
+            .as_deref(),
+        Some("1.1")
+    );
+}
+
+#[test]
+fn bad_guids() {
+    for bad in [
+        "nope",
+        "0f3b7a526c1e4d8a9b275e41c0d2a9f3",
+        "{0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f}",
+        "0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9fg",
+        "{0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3",
+    ] {
+        assert_error(
+            &with_provider(&format!("guid = {bad:?}\n")),
+            5,
+            "host[0].provider[0].guid",
+            |k| matches!(k, ErrorKind::BadGuid(_)),
+        );
+    }
+    assert_error(
+        &format!("{HOST}[[host.registration]]\nname = \"r\"\nguid = \"x\"\n"),
+        5,
+        "host[0].registration[0].guid",
+        |k| matches!(k, ErrorKind::BadGuid(_)),
+    );
+}
+
+#[test]
+fn derived_guids_are_stable() {
+    assert_eq!(derived_guid("ibal"), derived_guid("ibal"));
+    assert_ne!(derived_guid("ibal"), derived_guid("ofed"));
+    assert_eq!(derived_guid("ibal").get_version_num(), 5);
+}
+
+#[test]
+fn bad_hex() {
+    assert_error(
+        &format!("{HOST}[[host.registration]]\nname = \"r\"\nhex = \"0g\"\n"),
+        5,
+        "host[0].registration[0].hex",
+        |k| matches!(k, ErrorKind::BadHex { .. }),
+    );
+    assert_error(
+        &with_provider("address_list_raw = { base = \"0x10\", hex = \"123\" }\n"),
+        5,
+        "host[0].provider[0].address_list_raw.hex",
+        |k| matches!(k, ErrorKind::BadHex { .. }),
+    );
+    for bad in ["10", "0x", "0x12345678901234567", "0xzz"] {
+        assert_error(
+            &with_provider(&format!(
+                "address_list_raw = {{ base = {bad:?}, hex = \"\" }}\n"
+            )),
+            5,
+            "host[0].provider[0].address_list_raw.base",
+            |k| matches!(k, ErrorKind::BadBase(_)),
+        );
+    }
+}
+
+#[test]
+fn registration_needs_exactly_one_value() {
+    let both = format!(
+        "{HOST}[[host.registration]]\nname = \"r\"\nguid = \"00000000-0000-0000-0000-000000000001\"\nhex = \"00\"\n"
+    );
+    assert_error(&both, 3, "host[0].registration[0].guid", |k| {
+        *k == ErrorKind::RegistrationValue
+    });
+    let neither = format!("{HOST}[[host.registration]]\nname = \"r\"\n");
+    assert_error(&neither, 3, "host[0].registration[0].guid", |k| {
+        *k == ErrorKind::RegistrationValue
+    });
+    let raw = format!("{HOST}[[host.registration]]\nname = \"r\"\nhex = \"01 02 03\"\n");
+    let s = parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.hosts[0].registrations[0].value,
+        RegistrationValue::Raw(vec![1, 2, 3])
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    assert_error(
+        "[[host]]\nname = \"a\"\n[[host]]\nname = \"a\"\n",
+        4,
+        "host[1].name",
+        |k| matches!(k, ErrorKind::DuplicateHost { first_line: 1, .. }),
+    );
+    assert_error(
+        &with_provider("[[host.provider]]\nname = \"p\"\n"),
+        6,
+        "host[0].provider[1].name",
+        |k| matches!(k, ErrorKind::DuplicateProvider { first_line: 3, .. }),
+    );
+    // The same provider name on two hosts is fine.
+    assert!(parse("[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\n[[host]]\nname = \"b\"\n[[host.provider]]\nname = \"p\"\n").is_ok());
+    let guid = "guid = \"00000000-0000-0000-0000-000000000001\"\n";
+    assert_error(
+        &with_provider(&format!("{guid}[[host.provider]]\nname = \"q\"\n{guid}")),
+        8,
+        "host[0].provider[1].guid",
+        |k| matches!(k, ErrorKind::DuplicateGuid { .. }),
+    );
+    let reg = "[[host.registration]]\nname = \"r\"\nhex = \"00\"\n";
+    assert_error(
+        &format!("{HOST}{reg}{reg}"),
+        7,
+        "host[0].registration[1].name",
+        |k| matches!(k, ErrorKind::DuplicateRegistration { first_line: 3, .. }),
+    );
+}
+
+#[test]
+fn undefined_references() {
+    assert_error(
+        &with_step("op = \"explain\"\nhost = \"zeta\"\nto = \"10.0.0.1:1\"\n"),
+        7,
+        "step[0].host",
+        |k| matches!(k, ErrorKind::UndefinedHost(h) if h == "zeta"),
+    );
+    assert_error(
+        &with_step("op = \"install\"\nprovider = \"q\"\n"),
+        7,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::UndefinedProvider { .. }),
+    );
+    assert_error(
+        &with_step("op = \"remove\"\nprovider = \"q\"\n"),
+        7,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::UndefinedProvider { .. }),
+    );
+    assert_error(
+        &with_step("op = \"address_change\"\nprovider = \"q\"\naddresses = []\n"),
+        7,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::UndefinedProvider { .. }),
+    );
+    assert_error(
+        &with_step("op = \"explain\"\nto = \"10.0.0.1:1\"\nexpect = \"san:q\"\n"),
+        8,
+        "step[0].expect",
+        |k| matches!(k, ErrorKind::UndefinedProvider { .. }),
+    );
+    // A provider of another host is undefined on this one.
+    let two = "[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\n[[host.provider]]\nname = \"p\"\n[[step]]\nop = \"install\"\nprovider = \"p\"\n";
+    assert_error(two, 9, "step[0].provider", |k| {
+        matches!(k, ErrorKind::UndefinedProvider { .. })
+    });
+    assert!(parse(&format!("{two}host = \"b\"\n")).is_ok());
+    assert_error(
+        &with_step("op = \"close\"\nid = \"c1\"\n"),
+        7,
+        "step[0].id",
+        |k| matches!(k, ErrorKind::UndefinedId(_)),
+    );
+}
+
+#[test]
+fn ops_and_their_keys() {
+    assert_error(&with_step("op = \"dance\"\n"), 6, "step[0].op", |k| {
+        matches!(k, ErrorKind::BadOp(_))
+    });
+    assert_error(
+        &with_step("op = \"connect\"\nto = \"10.0.0.1:80\"\nbacklog = 3\n"),
+        8,
+        "step[0].backlog",
+        |k| matches!(k, ErrorKind::NotUsedByOp { op: "connect", .. }),
+    );
+    assert_error(
+        &with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\nid = \"x\"\n"),
+        8,
+        "step[0].id",
+        |k| matches!(k, ErrorKind::NotUsedByOp { op: "explain", .. }),
+    );
+    assert_error(
+        &with_step("op = \"install\"\nprovider = \"p\"\nexpect = \"ok\"\n"),
+        8,
+        "step[0].expect",
+        |k| matches!(k, ErrorKind::NotUsedByOp { .. }),
+    );
+    for (op, key) in [
+        ("connect", "to"),
+        ("explain", "to"),
+        ("listen", "address"),
+        ("close", "id"),
+        ("install", "provider"),
+        ("remove", "provider"),
+    ] {
+        assert_error(
+            &with_step(&format!("op = {op:?}\n")),
+            5,
+            &format!("step[0].{key}"),
+            |k| matches!(k, ErrorKind::MissingForOp { .. }),
+        );
+    }
+}
+
+#[test]
+fn address_change_shapes() {
+    assert_error(
+        &with_step("op = \"address_change\"\n"),
+        5,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::AddressChangeShape(_)),
+    );
+    assert_error(
+        &with_step("op = \"address_change\"\nprovider = \"p\"\n"),
+        5,
+        "step[0].addresses",
+        |k| matches!(k, ErrorKind::MissingForOp { .. }),
+    );
+    assert_error(
+        &with_step("op = \"address_change\"\naddresses = []\n"),
+        5,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::MissingForOp { .. }),
+    );
+    assert_error(
+        &with_step("op = \"address_change\"\nprovider = \"p\"\ninterfaces = []\n"),
+        8,
+        "step[0].interfaces",
+        |k| matches!(k, ErrorKind::AddressChangeShape(_)),
+    );
+    let s = parse(&with_step(
+        "op = \"address_change\"\ninterfaces = [\"10.0.0.1/8\"]\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&s.steps[0].action, Action::AddressChange(AddressChange::Interfaces(v)) if v.len() == 1)
+    );
+    assert_error(
+        &with_step("op = \"address_change\"\nprovider = \"p\"\naddresses = [\"10.0.0.300\"]\n"),
+        8,
+        "step[0].addresses[0]",
+        |k| matches!(k, ErrorKind::BadIpAddress(_)),
+    );
+}
+
+#[test]
+fn expect_values() {
+    let expect = |op: &str, extra: &str, e: &str| {
+        parse(&with_step(&format!("op = {op:?}\n{extra}expect = {e:?}\n")))
+    };
+    assert!(expect("explain", "to = \"10.0.0.1:1\"\n", "tcp").is_ok());
+    assert!(expect("explain", "to = \"10.0.0.1:1\"\n", "san:p").is_ok());
+    assert!(expect("connect", "to = \"10.0.0.1:1\"\n", "error:WSAECONNREFUSED").is_ok());
+    assert!(expect("listen", "address = \"[::]:1\"\n", "ok").is_ok());
+    assert!(expect("listen", "address = \"[::]:1\"\n", "error:WSAEADDRINUSE").is_ok());
+    for (op, extra, bad) in [
+        ("explain", "to = \"10.0.0.1:1\"\n", "TCP"),
+        ("explain", "to = \"10.0.0.1:1\"\n", "ok"),
+        ("listen", "address = \"[::]:1\"\n", "tcp"),
+    ] {
+        let errs = expect(op, extra, bad)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(
+            errs.iter().any(|e| e.key == "step[0].expect"
+                && e.line == 8
+                && matches!(e.kind, ErrorKind::BadExpect { .. })),
+            "{op} {bad}: {errs:?}"
+        );
+    }
+    let s = expect("connect", "to = \"10.0.0.1:1\"\n", "san:p").unwrap_or_else(|e| panic!("{e}"));
+    match &s.steps[0].action {
+        Action::Connect { expect, .. } => assert_eq!(
+            expect.as_ref().map(ToString::to_string).as_deref(),
+            Some("san:p")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn kinds_and_backlogs() {
+    assert_error(
+        &with_step("op = \"explain\"\nto = \"10.0.0.1:1\"\nkind = \"seqpacket\"\n"),
+        8,
+        "step[0].kind",
+        |k| matches!(k, ErrorKind::BadSocketKind(_)),
+    );
+    for bad in ["-1", "4294967296", "2147483648"] {
+        assert_error(
+            &with_step(&format!(
+                "op = \"listen\"\naddress = \"0.0.0.0:1\"\nbacklog = {bad}\n"
+            )),
+            8,
+            "step[0].backlog",
+            |k| matches!(k, ErrorKind::OutOfRange { .. }),
+        );
+    }
+    assert_error(
+        &with_step("op = \"listen\"\naddress = \"0.0.0.0:1\"\nbacklog = 99999999999999999999\n"),
+        8,
+        "step[0].backlog",
+        |k| matches!(k, ErrorKind::OutOfRange { .. }),
+    );
+}
+
+#[test]
+fn ids() {
+    let listen = "op = \"listen\"\naddress = \"0.0.0.0:1\"\nid = \"l\"\n";
+    let s = parse(&with_step(&format!(
+        "{listen}[[step]]\nop = \"close\"\nid = \"l\"\n"
+    )));
+    assert!(s.is_ok(), "{s:?}");
+    assert_error(
+        &with_step(&format!(
+            "{listen}[[step]]\nop = \"connect\"\nto = \"10.0.0.1:1\"\nid = \"l\"\n"
+        )),
+        12,
+        "step[1].id",
+        |k| matches!(k, ErrorKind::DuplicateId { first_line: 8, .. }),
+    );
+    // close before the id exists
+    assert_error(
+        &with_step(&format!("op = \"close\"\nid = \"l\"\n[[step]]\n{listen}")),
+        7,
+        "step[0].id",
+        |k| matches!(k, ErrorKind::UndefinedId(_)),
+    );
+}
+
+#[test]
+fn unquoted_connect_error_keys_get_their_own_message() {
+    assert_error(
+        &with_provider("connect_errors = { 10.0.0.2 = \"WSAECONNRESET\" }\n"),
+        5,
+        "host[0].provider[0].connect_errors.10",
+        |k| *k == ErrorKind::UnquotedAddressKey,
+    );
+}
+
+#[test]
+fn every_error_is_collected_and_sorted_by_line() {
+    let src = "\
+[[host]]
+name = \"a\"
+interfaces = [\"10.0.0.1\"]
+[[host.provider]]
+name = \"p\"
+startup = \"WSAEBOGUS\"
+version = \"x\"
+[[step]]
+op = \"connect\"
+backlog = 1
+";
+    let errs = errors(src);
+    let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 6, 7, 8, 10], "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("line 3: host[0].interfaces[0]: ")
+    );
+}
+
+#[test]
+fn inline_tables_work_like_headers() {
+    let s = parse(
+        "host = [{ name = \"a\", provider = [{ name = \"p\" }] }]\nstep = [{ op = \"remove\", provider = \"p\" }]\n",
+    );
+    assert!(s.is_ok(), "{s:?}");
+}
+
+#[test]
+fn crlf_and_unicode_lines() {
+    let src = "[[host]]\r\nname = \"é\"\r\ncolour = 1\r\n";
+    assert_error(src, 3, "host[0].colour", |k| {
+        matches!(k, ErrorKind::UnknownKey { .. })
+    });
+}
+
+// ----- property tests ---------------------------------------------------------------------
+
+/// Every key the scenario format knows, and a few it does not.
+const KEYS: &[&str] = &[
+    "host",
+    "step",
+    "name",
+    "interfaces",
+    "provider",
+    "registration",
+    "guid",
+    "registered",
+    "hidden",
+    "installed",
+    "profile",
+    "fabric",
+    "startup",
+    "version",
+    "description",
+    "socket",
+    "addresses",
+    "address_list_fault",
+    "address_list_raw",
+    "extensions",
+    "panic_at",
+    "cleanup",
+    "connect_errors",
+    "hex",
+    "base",
+    "op",
+    "to",
+    "from",
+    "kind",
+    "address",
+    "backlog",
+    "accept",
+    "id",
+    "expect",
+    "rdma_read",
+    "rdma_write",
+    "register_memory",
+    "10.0.0.1",
+    "fd00::1",
+    "zz",
+];
+
+/// Interesting string values: valid and almost-valid ones of every kind.
+const STRINGS: &[&str] = &[
+    "a",
+    "b",
+    "p",
+    "q",
+    "",
+    "ok",
+    "WSAECONNREFUSED",
+    "WSAEBOGUS",
+    "error:WSAEINVAL",
+    "error:",
+    "10.0.0.1",
+    "10.0.0.1/8",
+    "10.0.0.1:80",
+    "[fd00::1]:80",
+    "fd00::1",
+    "[::ffff:10.0.0.1]:1",
+    "10.0.0.1:0",
+    "0.0.0.0:5",
+    "2.2",
+    "256.1",
+    "generic",
+    "winofed",
+    "none",
+    "garbage",
+    "too_small_once",
+    "WSPConnect",
+    "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_read)",
+    "0x10",
+    "00ff",
+    "0g",
+    "{0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3}",
+    "connect",
+    "listen",
+    "close",
+    "explain",
+    "address_change",
+    "install",
+    "remove",
+    "stream",
+    "datagram",
+    "san:p",
+    "tcp",
+    "é\u{0}\u{7f}",
+];
+
+fn leaf() -> impl Strategy<Value = toml::Value> {
+    prop_oneof![
+        proptest::sample::select(STRINGS).prop_map(|s| toml::Value::String(s.to_owned())),
+        any::<String>().prop_map(toml::Value::String),
+        any::<i64>().prop_map(toml::Value::Integer),
+        (-10i64..10).prop_map(toml::Value::Integer),
+        any::<bool>().prop_map(toml::Value::Boolean),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(toml::Value::Float),
+    ]
+}
+
+fn value() -> impl Strategy<Value = toml::Value> {
+    leaf().prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+            proptest::collection::btree_map(proptest::sample::select(KEYS), inner, 0..6).prop_map(
+                |m| { toml::Value::Table(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }
+            ),
+        ]
+    })
+}
+
+/// A document shaped like a scenario: `[[host]]` with providers and registrations, `[[step]]`.
+fn document() -> impl Strategy<Value = toml::Table> {
+    let table = || {
+        proptest::collection::btree_map(proptest::sample::select(KEYS), value(), 0..8).prop_map(
+            |m| {
+                m.into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect::<toml::Table>()
+            },
+        )
+    };
+    let host = (
+        table(),
+        proptest::collection::vec(table(), 0..3),
+        proptest::collection::vec(table(), 0..2),
+    )
+        .prop_map(|(mut h, providers, regs)| {
+            h.insert(
+                "provider".into(),
+                toml::Value::Array(providers.into_iter().map(toml::Value::Table).collect()),
+            );
+            if !regs.is_empty() {
+                h.insert(
+                    "registration".into(),
+                    toml::Value::Array(regs.into_iter().map(toml::Value::Table).collect()),
+                );
+            }
+            h
+        });
+    (
+        proptest::collection::vec(host, 0..3),
+        proptest::collection::vec(table(), 0..4),
+        table(),
+    )
+        .prop_map(|(hosts, steps, mut root)| {
+            root.insert(
+                "host".into(),
+                toml::Value::Array(hosts.into_iter().map(toml::Value::Table).collect()),
+            );
+            root.insert(
+                "step".into(),
+                toml::Value::Array(steps.into_iter().map(toml::Value::Table).collect()),
+            );
+            root
+        })
+}
+
+fn check_result(src: &str) -> Result<(), TestCaseError> {
+    let lines = src.lines().count().max(1);
+    match parse(src) {
+        Ok(s) => prop_assert!(!s.hosts.is_empty()),
+        Err(e) => {
+            prop_assert!(!e.0.is_empty());
+            for err in &e.0 {
+                prop_assert!(
+                    err.line >= 1 && err.line <= lines + 1,
+                    "line {} of {lines}",
+                    err.line
+                );
+                prop_assert!(!err.to_string().is_empty());
+            }
+            prop_assert!(e.0.windows(2).all(|w| w[0].line <= w[1].line));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(src in any::<String>()) {
+        check_result(&src)?;
+    }
+
+    #[test]
+    fn arbitrary_toml_like_text_never_panics(src in "[\\[\\]a-z0-9=\"'.,:{}# \n_-]{0,200}") {
+        check_result(&src)?;
+    }
+
+    #[test]
+    fn arbitrary_scenario_shaped_documents_never_panic(doc in document()) {
+        let src = toml::to_string(&doc);
+        prop_assume!(src.is_ok());
+        let src = src.unwrap_or_default();
+        check_result(&src)?;
+    }
+
+    #[test]
+    fn mutated_default_scenario_never_panics(cut in 0usize..4000, insert in "[\\[\\]a-z0-9=\"'.:{} \n]{0,12}") {
+        let src = crate::DEFAULT_SCENARIO;
+        let mut at = cut.min(src.len());
+        while !src.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mutated = format!("{}{}{}", &src[..at], insert, &src[at..]);
+        check_result(&mutated)?;
+    }
+}
+
+#[test]
+fn a_step_on_an_undefined_host_still_gets_its_keys_checked() {
+    let src = with_step("op = \"explain\"\nhost = \"zeta\"\nto = \"10.0.0.1\"\nbacklog = 1\n");
+    assert_error(&src, 7, "step[0].host", |k| {
+        matches!(k, ErrorKind::UndefinedHost(_))
+    });
+    assert_error(&src, 8, "step[0].to", |k| {
+        matches!(k, ErrorKind::BadSocketAddress { .. })
+    });
+    assert_error(&src, 9, "step[0].backlog", |k| {
+        matches!(k, ErrorKind::NotUsedByOp { .. })
+    });
+    // A bad op does not hide an undefined host.
+    let src = with_step("op = \"jump\"\nhost = \"zeta\"\n");
+    assert_error(&src, 6, "step[0].op", |k| matches!(k, ErrorKind::BadOp(_)));
+    assert_error(&src, 7, "step[0].host", |k| {
+        matches!(k, ErrorKind::UndefinedHost(_))
+    });
+}
+
+#[test]
+fn a_quoted_address_key_with_a_table_value_is_a_type_error() {
+    assert_error(
+        &with_provider("connect_errors = { \"10.0.0.1\" = { x = 1 } }\n"),
+        5,
+        "host[0].provider[0].connect_errors.\"10.0.0.1\"",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
+}

@@ -1,0 +1,241 @@
+//! Runs the built `wsd-sim` binary on scenario files and checks exit codes and messages
+//! (`scenario.md` §3).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsd-sim");
+
+/// Writes `text` to a file of its own under the temp dir.
+fn scenario_file(tag: &str, text: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wsd-sim-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join(format!("{tag}-{n}.toml"));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+fn wsd_sim(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
+}
+
+fn check(path: &Path) -> (i32, String, String) {
+    let out = wsd_sim(&["check", &path.display().to_string()]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn default_toml() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/default.toml")
+}
+
+/// A check that must fail (exit 2) with a message naming `key` on `line`.
+#[track_caller]
+fn assert_bad(tag: &str, text: &str, line: usize, key: &str, words: &str) {
+    let path = scenario_file(tag, text);
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2, "{tag}: stderr: {err}");
+    let wanted = format!("line {line}: {key}: ");
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&wanted) && l.contains(words)),
+        "{tag}: no line with {wanted:?} and {words:?} in:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_default_scenario_checks_ok() {
+    let (code, out, err) = check(&default_toml());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    assert_bad(
+        "unknown-key",
+        "[[host]]\nname = \"a\"\n\n[[host.provider]]\nname = \"p\"\nspeed = 100\n",
+        6,
+        "host[0].provider[0].speed",
+        "unknown key",
+    );
+}
+
+#[test]
+fn bad_interface_is_named_with_its_line() {
+    assert_bad(
+        "bad-interface",
+        "[[host]]\nname = \"a\"\ninterfaces = [\n  \"10.1.0.5/16\",\n  \"10.1.2.5\",\n]\n",
+        5,
+        "host[0].interfaces[1]",
+        "10.1.2.5",
+    );
+}
+
+#[test]
+fn unknown_wsa_name_is_named_with_its_line() {
+    assert_bad(
+        "bad-wsa",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\nstartup = \"WSAENOTHING\"\n",
+        5,
+        "host[0].provider[0].startup",
+        "WSAENOTHING",
+    );
+}
+
+#[test]
+fn unknown_call_name_is_named_with_its_line() {
+    assert_bad(
+        "bad-call",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\npanic_at = \"WSPSend\"\n",
+        5,
+        "host[0].provider[0].panic_at",
+        "unknown call name",
+    );
+}
+
+#[test]
+fn duplicate_host_is_named_with_its_line() {
+    assert_bad(
+        "dup-host",
+        "[[host]]\nname = \"a\"\n[[host]]\nname = \"a\"\n",
+        4,
+        "host[1].name",
+        "duplicate host name",
+    );
+}
+
+#[test]
+fn undefined_host_and_provider_are_named() {
+    let text = "[[host]]\nname = \"a\"\n[[step]]\nop = \"install\"\nhost = \"b\"\nprovider = \"p\"\n[[step]]\nop = \"remove\"\nprovider = \"p\"\n";
+    assert_bad("undef-host", text, 5, "step[0].host", "no host named \"b\"");
+    assert_bad(
+        "undef-provider",
+        text,
+        9,
+        "step[1].provider",
+        "no provider named \"p\"",
+    );
+}
+
+#[test]
+fn key_of_another_op_is_an_error() {
+    assert_bad(
+        "backlog-on-connect",
+        "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nbacklog = 5\n",
+        6,
+        "step[0].backlog",
+        "not used by op connect",
+    );
+}
+
+#[test]
+fn every_error_is_listed() {
+    let text = "\
+[[host]]
+name = \"a\"
+interfaces = [\"10.0.0.1/40\"]
+[[host.provider]]
+name = \"p\"
+version = \"two\"
+guid = \"not-a-guid\"
+address_list_fault = \"sometimes\"
+[[step]]
+op = \"explain\"
+to = \"10.0.0.1\"
+";
+    let path = scenario_file("many", text);
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2);
+    for (line, key) in [
+        (3, "host[0].interfaces[0]"),
+        (6, "host[0].provider[0].version"),
+        (7, "host[0].provider[0].guid"),
+        (8, "host[0].provider[0].address_list_fault"),
+        (11, "step[0].to"),
+    ] {
+        let wanted = format!("line {line}: {key}: ");
+        assert!(err.contains(&wanted), "{wanted:?} missing in:\n{err}");
+    }
+    assert!(err.contains("5 error(s)"), "{err}");
+}
+
+#[test]
+fn syntax_error_names_its_line() {
+    let path = scenario_file("syntax", "[[host]]\nname = \"a\"\nname2 = = 1\n");
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3: TOML syntax error"), "{err}");
+}
+
+#[test]
+fn missing_file_exits_2_naming_the_file() {
+    let (code, _, err) = check(Path::new("/nonexistent/wsd-sim/nothing-here.toml"));
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing-here.toml"), "{err}");
+}
+
+#[test]
+fn binary_garbage_exits_2_without_panic() {
+    let dir = std::env::temp_dir().join(format!("wsd-sim-tests-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("garbage.toml");
+    let _ = std::fs::write(&path, [0xff, 0xfe, 0x00, b'[', b'[']);
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2);
+    assert!(err.contains("garbage.toml"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["check"][..],
+        &["run", "--format", "xml"][..],
+        &["explain", "x.toml"][..],
+        &["explain", "x.toml", "--connect", "10.0.0.1"][..],
+    ] {
+        let out = wsd_sim(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(wsd_sim(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn explain_with_unknown_host_exits_2() {
+    let p = default_toml();
+    let out = wsd_sim(&[
+        "explain",
+        &p.display().to_string(),
+        "--connect",
+        "10.1.2.9:5000",
+        "--host",
+        "nowhere",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+}
+
+#[test]
+fn run_refuses_connect_listen_close_for_now() {
+    let path = scenario_file(
+        "connect",
+        "[[host]]\nname = \"a\"\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\n",
+    );
+    let (code, _, _) = check(&path);
+    assert_eq!(code, 0, "check accepts listen");
+    let out = wsd_sim(&["run", &path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+}
