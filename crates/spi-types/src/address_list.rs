@@ -96,9 +96,11 @@ pub fn encode_address_list_into(
         PointerWidth::Bits64 => u64::MAX,
         PointerWidth::Bits32 => u64::from(u32::MAX),
     };
+    // The buffer's last byte (`needed` is never 0) must be addressable: a buffer may end
+    // exactly at the top of the address space.
     if base
-        .checked_add(needed as u64)
-        .is_none_or(|end| end > limit)
+        .checked_add(needed as u64 - 1)
+        .is_none_or(|last| last > limit)
     {
         return Err(EncodeError::PointerOverflow {
             base,

@@ -114,6 +114,15 @@ pub enum EncodeError {
         /// The most that fit before the terminator.
         max: usize,
     },
+    /// A string holds a NUL character, which would end it early.
+    #[error("{field} holds a NUL character")]
+    EmbeddedNul {
+        /// The field.
+        field: &'static str,
+    },
+    /// A protocol chain's length is outside 0..=7.
+    #[error("protocol chain length {0} is outside 0..=7")]
+    BadChainLength(i32),
     /// The caller's buffer is too small; `needed` bytes are required. This is the Winsock
     /// "too small" contract: the call fails with `WSAEFAULT` and reports the size needed.
     #[error("buffer of {available} bytes is too small: {needed} bytes needed")]
@@ -215,7 +224,10 @@ pub(crate) fn put_utf16(
     field: &'static str,
 ) -> Result<(), EncodeError> {
     let units: Vec<u16> = s.encode_utf16().collect();
-    if units.len() >= capacity || units.contains(&0) {
+    if units.contains(&0) {
+        return Err(EncodeError::EmbeddedNul { field });
+    }
+    if units.len() >= capacity {
         return Err(EncodeError::StringTooLong {
             field,
             length: units.len(),

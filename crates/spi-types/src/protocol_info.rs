@@ -159,6 +159,9 @@ impl ProtocolInfo {
 
     /// The record's 628 bytes.
     pub fn encode(&self) -> Result<[u8; Self::SIZE], EncodeError> {
+        if !(0..=MAX_PROTOCOL_CHAIN as i32).contains(&self.protocol_chain.len) {
+            return Err(EncodeError::BadChainLength(self.protocol_chain.len));
+        }
         let mut b = [0u8; Self::SIZE];
         let mut put = |off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
         put(0, self.service_flags1.bits());
