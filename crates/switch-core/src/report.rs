@@ -268,7 +268,38 @@ pub enum Diagnostic {
     },
 }
 
+/// Which provider a diagnostic is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// None in particular (the catalog, the TCP/IP provider).
+    None,
+    /// The provider with this catalog name.
+    Name(&'a str),
+    /// The provider with this id (routing findings; the one a user would look at first: the
+    /// later listing of a duplicate, the loser of a conflict).
+    Id(ProviderId),
+}
+
 impl Diagnostic {
+    /// Which provider the diagnostic is about.
+    pub fn subject(&self) -> Subject<'_> {
+        match self {
+            Diagnostic::RegistrationWithoutCatalogEntry { .. }
+            | Diagnostic::MalformedRegistration { .. }
+            | Diagnostic::TcpipEntryMissing => Subject::None,
+            Diagnostic::ProviderNotHidden { name, .. } => Subject::Name(name),
+            Diagnostic::AddressRequeryFailed { provider, .. }
+            | Diagnostic::CleanupFailed { provider, .. }
+            | Diagnostic::OptionalExtensionMissing { provider, .. } => Subject::Name(provider),
+            Diagnostic::Route(r) => Subject::Id(match r {
+                RouteDiagnostic::HostRoute { provider, .. }
+                | RouteDiagnostic::UnusableAddress { provider, .. } => *provider,
+                RouteDiagnostic::DuplicateAddress { second, .. } => *second,
+                RouteDiagnostic::SubnetConflict { loser, .. } => *loser,
+            }),
+        }
+    }
+
     /// The report code (`"registration_without_catalog_entry"`, `"malformed_registration"`,
     /// `"provider_not_hidden"`, `"duplicate_address"`, `"subnet_conflict"`, `"host_route"`, and
     /// the switch's own `"tcpip_entry_missing"`, `"address_requery_failed"`,
