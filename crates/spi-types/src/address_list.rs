@@ -183,10 +183,7 @@ pub fn decode_address_list(
             return Err(outside());
         }
         let sockaddr = &buf[start as usize..end as usize];
-        out.push(decode_sockaddr_in(
-            sockaddr,
-            format!("address entry {index}: "),
-        )?);
+        out.push(decode_sockaddr_in(sockaddr, Some(index))?);
     }
     Ok(out)
 }

@@ -79,20 +79,30 @@ pub fn encode_sockaddr(addr: &SocketAddr) -> Vec<u8> {
 /// Reads a Windows sockaddr from `b`, whose length is the sockaddr's length as given by its
 /// owner (`namelen`, `iSockaddrLength`). Bytes past the family's size are ignored.
 pub fn decode_sockaddr(b: &[u8]) -> Result<SocketAddr, DecodeError> {
-    decode_sockaddr_in(b, String::new())
+    decode_sockaddr_in(b, None)
 }
 
-pub(crate) fn decode_sockaddr_in(b: &[u8], context: String) -> Result<SocketAddr, DecodeError> {
+/// Decodes a sockaddr; `entry` is its index in an address list, named in errors.
+pub(crate) fn decode_sockaddr_in(
+    b: &[u8],
+    entry: Option<usize>,
+) -> Result<SocketAddr, DecodeError> {
+    let context = || entry.map_or_else(String::new, |i| format!("address entry {i}: "));
     need("sockaddr family", b, 2)?;
     let family = u16_at(b, 0) as i16;
     let needed = match i32::from(family) {
         f if f == AddressFamily::INET.0 => SOCKADDR_IN_SIZE,
         f if f == AddressFamily::INET6.0 => SOCKADDR_IN6_SIZE,
-        _ => return Err(DecodeError::UnknownFamily { context, family }),
+        _ => {
+            return Err(DecodeError::UnknownFamily {
+                context: context(),
+                family,
+            });
+        }
     };
     if b.len() < needed {
         return Err(DecodeError::LengthTooShort {
-            context,
+            context: context(),
             family,
             length: b.len(),
             needed,
