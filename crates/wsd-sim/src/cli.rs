@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | ok |
 //! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or a step the runner does not support yet |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or a step the runner does not support yet (connect, listen, close) |
 //!
 //! Nothing here panics on user input; output errors (a closed pipe) are ignored.
 
@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::render;
 use crate::scenario::{self, Scenario, SocketKind};
 
 /// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
@@ -129,8 +130,20 @@ pub struct ReadError {
     pub source: std::io::Error,
 }
 
+/// Installs a panic hook that prints nothing, or one line to stderr when `WSD_SIM_DEBUG` is
+/// set: mock providers panic on purpose (`panic_at`) and the switch catches those panics, so
+/// the default hook's message would only clutter the output.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        if std::env::var_os("WSD_SIM_DEBUG").is_some() {
+            eprintln!("wsd-sim: caught panic: {info}");
+        }
+    }));
+}
+
 /// The entry point of the binary: parses the arguments and runs the command.
 pub fn main() -> ExitCode {
+    quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -154,7 +167,7 @@ pub fn execute(command: Option<Command>, out: &mut dyn Write, err: &mut dyn Writ
             connect,
             host,
             kind,
-        }) => explain(&file, connect, host.as_deref(), kind.into(), err),
+        }) => explain(&file, connect, host.as_deref(), kind.into(), out, err),
         Some(Command::Check { file }) => check(&file, out, err),
     }
 }
@@ -231,12 +244,28 @@ fn run(file: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn W
     if refuse_unsupported(&s, &name, err) {
         return Exit::BadInput;
     }
-    // Wiring point: build the hosts from `s` (switch-core + mock-provider), run the steps,
-    // fill a `report::Report`, write it to `out` in `format`, and return
-    // `Exit::ExpectFailed` when a step's result differs from its `expect`.
-    let _ = (out, format);
-    let _ = writeln!(err, "run: not wired yet");
-    Exit::BadInput
+    let (report, mismatches) = match crate::run::run(&s) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "{name}: {e}");
+            return Exit::BadInput;
+        }
+    };
+    let text = match format {
+        Format::Text => render::text(&report),
+        Format::Json => render::json(&report),
+        Format::Mermaid => render::mermaid(&report),
+    };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    if mismatches.is_empty() {
+        return Exit::Ok;
+    }
+    for m in &mismatches {
+        let _ = writeln!(err, "{name}: expect failed: {m}");
+    }
+    let _ = writeln!(err, "{name}: {} expect(s) failed", mismatches.len());
+    Exit::ExpectFailed
 }
 
 /// `explain FILE --connect ADDR:PORT [--host NAME] [--kind KIND]`.
@@ -245,6 +274,7 @@ fn explain(
     connect: SocketAddr,
     host: Option<&str>,
     kind: SocketKind,
+    out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
     let Some(s) = load(Some(file), err) else {
@@ -262,13 +292,27 @@ fn explain(
         );
         return Exit::BadInput;
     }
-    if refuse_unsupported(&s, &file.display().to_string(), err) {
+    let name = file.display().to_string();
+    if refuse_unsupported(&s, &name, err) {
         return Exit::BadInput;
     }
-    // Wiring point: initialise the hosts of `s`, run its steps, then ask the switch of
-    // `host` (default: the first) for its decision on a `kind` connect to `connect` and
-    // print it with its reason.
-    let _ = (connect, kind);
-    let _ = writeln!(err, "explain: not wired yet");
-    Exit::BadInput
+    let decision =
+        crate::run::Simulation::start(&s).and_then(|sim| sim.explain(host, connect, kind));
+    let d = match decision {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(err, "{name}: {e}");
+            return Exit::BadInput;
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{}: connect {} ({kind}) -> {}",
+        d.host, connect, d.result
+    );
+    if let Some(r) = &d.reason {
+        let _ = writeln!(out, "reason: {}: {}", r.code.name(), r.detail);
+    }
+    let _ = out.flush();
+    Exit::Ok
 }

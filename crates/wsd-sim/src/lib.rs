@@ -10,6 +10,9 @@
 //! - [`scenario`]: the typed scenario model and its parser/validator (every error with key
 //!   and line).
 //! - [`report`]: the JSON report's types (the fixed field names of `scenario.md` §2).
+//! - [`run`]: the runner: one switch-core `Switch` per host over mock-provider's catalog and
+//!   loader, the steps in order, and the report.
+//! - [`render`]: the report as JSON, text or a Mermaid sequence diagram.
 //! - [`cli`]: the command line (`run`, `explain`, `check`) and its exit codes.
 //!
 //! ```
@@ -18,7 +21,9 @@
 //! ```
 
 pub mod cli;
+pub mod render;
 pub mod report;
+pub mod run;
 pub mod scenario;
 
 /// The built-in default scenario: the text of `examples/default.toml`.

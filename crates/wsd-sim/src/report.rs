@@ -32,7 +32,7 @@ pub struct ProviderReport {
     pub host: String,
     /// The provider's name.
     pub name: String,
-    /// The provider GUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    /// The provider GUID, `{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}` (as Windows writes it).
     pub guid: String,
     /// Where it stands.
     pub state: ProviderState,
@@ -111,28 +111,13 @@ pub struct Diagnostic {
     pub host: String,
     /// The provider concerned, or null.
     pub provider: Option<String>,
-    /// What it is.
-    pub code: DiagnosticCode,
+    /// What it is: the *fixed* codes `registration_without_catalog_entry`,
+    /// `malformed_registration`, `provider_not_hidden`, `duplicate_address`,
+    /// `subnet_conflict`, `host_route`, and the switch's own (`optional_extension_missing`,
+    /// `cleanup_failed`, `address_requery_failed`, `tcpip_entry_missing`, `unusable_address`).
+    pub code: String,
     /// A sentence.
     pub detail: String,
-}
-
-/// Diagnostic codes (*fixed*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiagnosticCode {
-    /// A registered GUID with no catalog entry.
-    RegistrationWithoutCatalogEntry,
-    /// A registration value that is no GUID.
-    MalformedRegistration,
-    /// A SAN provider's catalog entry without PFL_HIDDEN.
-    ProviderNotHidden,
-    /// An address listed twice, by one provider or two.
-    DuplicateAddress,
-    /// Two providers claiming the same subnet.
-    SubnetConflict,
-    /// A SAN address inside no interface prefix.
-    HostRoute,
 }
 
 /// One step and its result.
@@ -216,13 +201,18 @@ pub struct TraceEvent {
     pub host: String,
     /// The provider called.
     pub provider: String,
-    /// The call, as `scenario::CallName` displays it (*fixed* names).
+    /// The call, as `switch_core::trace::Call` displays it (*fixed* names).
     pub call: String,
     /// `"ok"`, a WSA name, or `"panic"`.
     pub result: String,
     /// The call's arguments (an object), or null. `WSPStartupEx`: `version` and
-    /// `protocol_info`.
+    /// `protocol_info`; the address-list query: `buffer_len` and `needed` (the size the
+    /// provider asked for with WSAEFAULT, or null); calls with an address: `address`;
+    /// `WSPListen`: `backlog`.
     pub args: Option<serde_json::Value>,
+    /// (ours) The index in `steps[]` of the step during which the call was made, or null for
+    /// the host's initialization.
+    pub step: Option<usize>,
 }
 
 /// Counts.
@@ -230,7 +220,8 @@ pub struct TraceEvent {
 pub struct Summary {
     /// Providers per state; every state present, zeros included.
     pub providers: StateCounts,
-    /// Connects per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`).
+    /// Connects per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`); explain steps
+    /// count as connects (each is the decision a connect would meet).
     pub connects: BTreeMap<String, u32>,
     /// Connects per reason code.
     pub reasons: BTreeMap<ReasonCode, u32>,
@@ -324,7 +315,7 @@ mod tests {
             diagnostics: vec![Diagnostic {
                 host: "alpha".into(),
                 provider: None,
-                code: DiagnosticCode::RegistrationWithoutCatalogEntry,
+                code: "registration_without_catalog_entry".into(),
                 detail: "stale".into(),
             }],
             steps: vec![
@@ -361,6 +352,7 @@ mod tests {
                 call: "WSPStartupEx".into(),
                 result: "ok".into(),
                 args: Some(json!({"version": "2.2", "protocol_info": "tcpip"})),
+                step: None,
             }],
             summary,
         }
@@ -430,7 +422,10 @@ mod tests {
         assert_eq!(v["steps"][1]["listeners"], json!(["tcp", "san:ibal"]));
         assert_eq!(v["steps"][1]["reason"], Value::Null);
         let t = &v["trace"][0];
-        assert_eq!(keys(t), ["args", "call", "host", "provider", "result"]);
+        assert_eq!(
+            keys(t),
+            ["args", "call", "host", "provider", "result", "step"]
+        );
         assert_eq!(t["args"]["version"], "2.2");
         let sum = &v["summary"];
         assert_eq!(
@@ -443,23 +438,6 @@ mod tests {
 
     #[test]
     fn every_fixed_code_serialises_to_its_spec_name() {
-        let codes = [
-            (
-                DiagnosticCode::RegistrationWithoutCatalogEntry,
-                "registration_without_catalog_entry",
-            ),
-            (
-                DiagnosticCode::MalformedRegistration,
-                "malformed_registration",
-            ),
-            (DiagnosticCode::ProviderNotHidden, "provider_not_hidden"),
-            (DiagnosticCode::DuplicateAddress, "duplicate_address"),
-            (DiagnosticCode::SubnetConflict, "subnet_conflict"),
-            (DiagnosticCode::HostRoute, "host_route"),
-        ];
-        for (c, name) in codes {
-            assert_eq!(serde_json::to_value(c).ok(), Some(json!(name)));
-        }
         let reasons = [
             ReasonCode::RouteMatch,
             ReasonCode::NoRoute,

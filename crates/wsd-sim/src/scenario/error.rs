@@ -238,6 +238,11 @@ pub enum ErrorKind {
     /// An `address_change` step with a wrong combination of keys.
     #[error("{0}")]
     AddressChangeShape(&'static str),
+    /// `address_list_fault` (other than `"none"`) together with `address_list_raw`.
+    #[error(
+        "address_list_fault cannot be combined with address_list_raw: the raw answer is replayed byte for byte"
+    )]
+    RawWithFault,
     /// A `connect_errors` key that TOML read as a dotted key (`10.0.0.1 = …` unquoted).
     #[error(
         "connect_errors keys are IP addresses and must be quoted: \"10.0.0.1\" = \"WSAECONNRESET\""

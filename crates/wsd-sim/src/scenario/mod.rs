@@ -39,13 +39,19 @@
 //!   `address_list_raw.base`: `"0x"` and 1 to 16 hex digits.
 //! - `connect_errors` keys must be quoted IP addresses; an unquoted one (which TOML reads
 //!   as a dotted key) gets its own message.
-//! - A provider's default GUID is UUID v5 of its name in [`GUID_NAMESPACE`], so the same
-//!   provider name on two hosts has the same GUID, as the same vendor's provider would.
+//! - A provider's default GUID is [`guid_for_name`] of its name (mock-provider's derivation,
+//!   the only one in the project: a version-5 UUID of the name's UTF-8 bytes in the namespace
+//!   `{6D0C2A5E-9B1F-4C3A-8E27-5D4F0B9A7C31}`), so the same provider name on two hosts has
+//!   the same GUID, as the same vendor's provider would.
+//! - The vocabulary is the library's: call names are [`Call`] (parsed exactly as its
+//!   `Display` writes them), extensions [`SanExtension`], versions [`WinsockVersion`], socket
+//!   kinds [`SocketKind`], GUIDs [`Guid`] (reported braced, upper-case, as Windows writes them).
 //! - `profile` changes no key's default; it is handed to the mock provider, and the keys
 //!   given override its behaviour. `addresses` may hold IPv6 even for `winofed` (the mock
 //!   decides what that profile reports).
-//! - `address_list_raw` and `address_list_fault` may be given together; the runner applies
-//!   the fault to the raw answer.
+//! - `address_list_raw` and an `address_list_fault` other than `"none"` together are an error:
+//!   the raw answer is replayed byte for byte, so a fault on top of it would be silently
+//!   ignored.
 //! - Steps connect, listen and close are fully validated here; the runner does not support
 //!   them yet ([`Op::is_supported`]).
 
@@ -55,15 +61,19 @@ mod parse;
 mod values;
 
 pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
+pub use mock_provider::guid_for_name;
 pub use model::{
     Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
     Registration, RegistrationValue, Scenario, Step,
 };
 pub use parse::parse;
 pub use spi_types::WsaError;
+pub use spi_types::{Guid, SanExtension, WinsockVersion};
+pub use switch_core::SocketKind;
+pub use switch_core::trace::Call;
 pub use values::{
-    AddressListFault, BindAddr, CallName, Extension, ExtensionAnswers, GUID_NAMESPACE, Outcome,
-    Profile, SocketKind, Version, derived_guid, parse_socket_addr, wsa_text,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_call, parse_extension,
+    parse_socket_addr, parse_socket_kind, parse_version, wsa_text,
 };
 
 #[cfg(test)]

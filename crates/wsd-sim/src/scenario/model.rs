@@ -5,13 +5,12 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
-use uuid::Uuid;
+use spi_types::{Guid, WinsockVersion};
+use switch_core::SocketKind;
+use switch_core::trace::Call;
 
 use super::WsaError;
-use super::values::{
-    AddressListFault, BindAddr, CallName, ExtensionAnswers, Outcome, Profile, SocketKind, Version,
-    wsa_text,
-};
+use super::values::{AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, wsa_text};
 
 /// A whole scenario: hosts on one simulated network, and the steps, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,8 +55,8 @@ impl Host {
 pub struct ProviderSpec {
     /// The provider's name, unique on its host.
     pub name: String,
-    /// The provider GUID (given, or [`derived_guid`](super::derived_guid) of the name).
-    pub guid: Uuid,
+    /// The provider GUID (given, or [`guid_for_name`](super::guid_for_name) of the name).
+    pub guid: Guid,
     /// Whether the GUID is in the SAN registration list.
     pub registered: bool,
     /// Whether the catalog entry carries PFL_HIDDEN.
@@ -71,7 +70,7 @@ pub struct ProviderSpec {
     /// The `WSPStartupEx` result.
     pub startup: Outcome,
     /// The version answered in WSPDATA.
-    pub version: Version,
+    pub version: WinsockVersion,
     /// WSPDATA's description; `None`: a generated text.
     pub description: Option<String>,
     /// The `WSPSocket` result.
@@ -85,7 +84,7 @@ pub struct ProviderSpec {
     /// The answer to `SIO_GET_EXTENSION_FUNCTION_POINTER` per extension.
     pub extensions: ExtensionAnswers,
     /// The call inside which the provider panics.
-    pub panic_at: Option<CallName>,
+    pub panic_at: Option<Call>,
     /// The `WSPCleanup` result.
     pub cleanup: Outcome,
     /// Forced connect errors per remote address (overrides the topology on the SAN side).
@@ -118,7 +117,7 @@ pub struct Registration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrationValue {
     /// A well-formed value: a provider GUID.
-    Guid(Uuid),
+    Guid(Guid),
     /// Raw REG_BINARY bytes, any length (16 bytes form a GUID; other lengths are malformed).
     Raw(Vec<u8>),
 }

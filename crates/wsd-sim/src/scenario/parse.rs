@@ -4,6 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
+use mock_provider::guid_for_name;
+use spi_types::WinsockVersion;
+use switch_core::SocketKind;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{ErrorKind, ScenarioError, ScenarioErrors};
@@ -12,9 +15,9 @@ use super::model::{
     Registration, RegistrationValue, Scenario, Step,
 };
 use super::values::{
-    AddressListFault, BindAddr, CallName, Extension, ExtensionAnswers, Outcome, Profile,
-    SocketKind, Version, derived_guid, parse_base, parse_guid, parse_hex, parse_interface,
-    parse_ip, parse_socket_addr, parse_wsa,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_base, parse_call,
+    parse_extension, parse_guid, parse_hex, parse_interface, parse_ip, parse_socket_addr,
+    parse_socket_kind, parse_version, parse_wsa,
 };
 
 /// The keys of the top level.
@@ -417,7 +420,7 @@ impl Parser<'_> {
                     self.error(&name_span(&ptab), ptab.key("name"), kind);
                 } else if let Some(first) = providers.iter().find(|q| q.guid == p.guid) {
                     let kind = ErrorKind::DuplicateGuid {
-                        guid: p.guid.braced().to_string(),
+                        guid: p.guid.to_string(),
                         other: first.name.clone(),
                         first_line: first.line,
                     };
@@ -469,8 +472,8 @@ impl Parser<'_> {
             .get_parsed(tab, "startup", Outcome::parse)
             .unwrap_or(Outcome::Ok);
         let version = self
-            .get_parsed(tab, "version", str::parse::<Version>)
-            .unwrap_or(Version::V2_2);
+            .get_parsed(tab, "version", parse_version)
+            .unwrap_or(WinsockVersion::V2_2);
         let description = self.get_parsed(tab, "description", |s| Ok(s.to_owned()));
         let socket = self
             .get_parsed(tab, "socket", Outcome::parse)
@@ -482,11 +485,17 @@ impl Parser<'_> {
             .get_parsed(tab, "address_list_fault", str::parse::<AddressListFault>)
             .unwrap_or(AddressListFault::None);
         let address_list_raw = tab.item("address_list_raw").and_then(|it| self.raw(&it));
+        if address_list_raw.is_some()
+            && address_list_fault != AddressListFault::None
+            && let Some(it) = tab.item("address_list_fault")
+        {
+            self.error(&it.span, it.key, ErrorKind::RawWithFault);
+        }
         let extensions = tab
             .item("extensions")
             .map(|it| self.extensions(&it))
             .unwrap_or_default();
-        let panic_at = self.get_parsed(tab, "panic_at", str::parse::<CallName>);
+        let panic_at = self.get_parsed(tab, "panic_at", parse_call);
         let cleanup = self
             .get_parsed(tab, "cleanup", Outcome::parse)
             .unwrap_or(Outcome::Ok);
@@ -496,7 +505,7 @@ impl Parser<'_> {
             .unwrap_or_default();
         let name = name?;
         Some(ProviderSpec {
-            guid: guid.unwrap_or_else(|| derived_guid(&name)),
+            guid: guid.unwrap_or_else(|| guid_for_name(&name)),
             name,
             registered,
             hidden,
@@ -551,7 +560,7 @@ impl Parser<'_> {
         for (k, v) in t.iter() {
             let name: &str = k.get_ref();
             let key = join(&it.key, name);
-            let ext = match name.parse::<Extension>() {
+            let ext = match parse_extension(name) {
                 Ok(e) => Some(e),
                 Err(kind) => {
                     self.error(&k.span(), key.clone(), kind);
@@ -692,8 +701,8 @@ impl Parser<'_> {
                 let to = self.required_for(tab, op, "to", parse_socket_addr);
                 let from = self.get_parsed(tab, "from", str::parse::<BindAddr>);
                 let kind = self
-                    .get_parsed(tab, "kind", str::parse::<SocketKind>)
-                    .unwrap_or_default();
+                    .get_parsed(tab, "kind", parse_socket_kind)
+                    .unwrap_or(SocketKind::Stream);
                 let expect = self.get_parsed(tab, "expect", |s| connect_expect(s, op, host));
                 if op == Op::Connect {
                     let id = self.new_id(tab, ids);

@@ -54,7 +54,7 @@ fn default_scenario_is_valid() {
     assert_eq!(alpha.name, "alpha");
     let ofed = alpha.provider("ofed");
     assert_eq!(
-        ofed.map(|p| p.extensions.get(Extension::RdmaRead)),
+        ofed.map(|p| p.extensions.get(SanExtension::RdmaRead)),
         Some(Outcome::Fail(
             WsaError::from_name("WSAEOPNOTSUPP").unwrap_or_else(|| unreachable!())
         ))
@@ -73,12 +73,12 @@ fn defaults_are_filled_in() {
     let s = parse(&with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\n"));
     let s = s.unwrap_or_else(|e| panic!("{e}"));
     let p = &s.hosts[0].providers[0];
-    assert_eq!(p.guid, derived_guid("p"));
+    assert_eq!(p.guid, guid_for_name("p"));
     assert!(p.registered && p.hidden && p.installed);
     assert_eq!(p.profile, Profile::Generic);
     assert_eq!(p.fabric, "san0");
     assert_eq!(p.startup, Outcome::Ok);
-    assert_eq!(p.version, Version::V2_2);
+    assert_eq!(p.version, WinsockVersion::V2_2);
     assert_eq!(p.description, None);
     assert_eq!(p.socket, Outcome::Ok);
     assert!(p.addresses.is_empty());
@@ -131,7 +131,6 @@ version = "2.0"
 description = "an HCA"
 socket = "WSAENOBUFS"
 addresses = ["10.0.0.1", "fd00::1"]
-address_list_fault = "error:WSAEINVAL"
 address_list_raw = { base = "0x00000000001a0000", hex = "01 00 00 00" }
 extensions = { rdma_read = "WSAEOPNOTSUPP", memory_registration_cache_callback = "WSAEINVAL" }
 panic_at = "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_write)"
@@ -142,19 +141,16 @@ connect_errors = { "10.0.0.2" = "WSAECONNRESET" }
     let s = parse(&src).unwrap_or_else(|e| panic!("{e}"));
     let p = &s.hosts[0].providers[0];
     let wsa = |n| WsaError::from_name(n).unwrap_or_else(|| unreachable!());
-    assert_eq!(p.guid.to_string(), "0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3");
+    assert_eq!(p.guid.to_string(), "{0F3B7A52-6C1E-4D8A-9B27-5E41C0D2A9F3}");
     assert!(!p.registered && !p.hidden && !p.installed);
     assert_eq!(p.profile, Profile::Winofed);
     assert_eq!(p.fabric, "ib1");
     assert_eq!(p.startup, Outcome::Fail(wsa("WSAVERNOTSUPPORTED")));
-    assert_eq!(p.version, Version { major: 2, minor: 0 });
+    assert_eq!(p.version, WinsockVersion::new(2, 0));
     assert_eq!(p.description.as_deref(), Some("an HCA"));
     assert_eq!(p.socket, Outcome::Fail(wsa("WSAENOBUFS")));
     assert_eq!(p.addresses.len(), 2);
-    assert_eq!(
-        p.address_list_fault,
-        AddressListFault::Error(wsa("WSAEINVAL"))
-    );
+    assert_eq!(p.address_list_fault, AddressListFault::None);
     assert_eq!(
         p.address_list_raw,
         Some(RawAddressList {
@@ -163,13 +159,13 @@ connect_errors = { "10.0.0.2" = "WSAECONNRESET" }
         })
     );
     assert_eq!(
-        p.extensions.get(Extension::RdmaRead),
+        p.extensions.get(SanExtension::RdmaRead),
         Outcome::Fail(wsa("WSAEOPNOTSUPP"))
     );
-    assert_eq!(p.extensions.get(Extension::RdmaWrite), Outcome::Ok);
+    assert_eq!(p.extensions.get(SanExtension::RdmaWrite), Outcome::Ok);
     assert_eq!(
         p.panic_at,
-        Some(CallName::GetExtension(Extension::RdmaWrite))
+        Some(Call::GetExtension(SanExtension::RdmaWrite))
     );
     assert_eq!(p.cleanup, Outcome::Fail(wsa("WSAENETDOWN")));
     assert_eq!(
@@ -490,21 +486,39 @@ fn unknown_call_names() {
 
 #[test]
 fn call_names_round_trip() {
-    let all: Vec<CallName> = CallName::all().collect();
+    let all = Call::all();
     assert_eq!(all.len(), 19);
     for c in all {
         let text = c.to_string();
-        assert_eq!(text.parse::<CallName>().ok(), Some(c), "{text}");
+        assert_eq!(parse_call(&text).ok(), Some(c), "{text}");
     }
     assert_eq!(
-        CallName::GetExtension(Extension::RdmaRead).to_string(),
+        Call::GetExtension(SanExtension::RdmaRead).to_string(),
         "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, rdma_read)"
     );
     assert_eq!(
-        CallName::AddressListQuery.to_string(),
+        Call::AddressListQuery.to_string(),
         "WSPIoctl(SIO_ADDRESS_LIST_QUERY)"
     );
-    assert_eq!(CallName::WspStartupEx.to_string(), "WSPStartupEx");
+    assert_eq!(Call::StartupEx.to_string(), "WSPStartupEx");
+}
+
+#[test]
+fn raw_address_list_with_a_fault_is_an_error() {
+    assert_error(
+        &with_provider(
+            "address_list_raw = { base = \"0x10\", hex = \"\" }\naddress_list_fault = \"garbage\"\n",
+        ),
+        6,
+        "host[0].provider[0].address_list_fault",
+        |k| matches!(k, ErrorKind::RawWithFault),
+    );
+    assert!(
+        parse(&with_provider(
+            "address_list_raw = { base = \"0x10\", hex = \"\" }\naddress_list_fault = \"none\"\n"
+        ))
+        .is_ok()
+    );
 }
 
 #[test]
@@ -575,11 +589,7 @@ fn bad_versions() {
         );
     }
     assert_eq!(
-        "1.1"
-            .parse::<Version>()
-            .map(|v| v.to_string())
-            .ok()
-            .as_deref(),
+        parse_version("1.1").map(|v| v.to_string()).ok().as_deref(),
         Some("1.1")
     );
 }
@@ -610,9 +620,9 @@ fn bad_guids() {
 
 #[test]
 fn derived_guids_are_stable() {
-    assert_eq!(derived_guid("ibal"), derived_guid("ibal"));
-    assert_ne!(derived_guid("ibal"), derived_guid("ofed"));
-    assert_eq!(derived_guid("ibal").get_version_num(), 5);
+    assert_eq!(guid_for_name("ibal"), guid_for_name("ibal"));
+    assert_ne!(guid_for_name("ibal"), guid_for_name("ofed"));
+    assert_eq!(guid_for_name("ibal").as_uuid().get_version_num(), 5);
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use uuid::Uuid;
+use spi_types::{Guid, SanExtension, WinsockVersion};
+use switch_core::SocketKind;
+use switch_core::trace::Call;
 
 use super::WsaError;
 use super::error::ErrorKind;
@@ -86,115 +88,21 @@ impl fmt::Display for Profile {
     }
 }
 
-/// A Winsock version `"major.minor"`, each part 0..=255 (one byte of the version WORD).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version {
-    /// The major version (low byte of the WORD).
-    pub major: u8,
-    /// The minor version (high byte of the WORD).
-    pub minor: u8,
+/// Parses a Winsock version `"major.minor"`, each part 0..=255 (one byte of the version WORD).
+pub fn parse_version(s: &str) -> Result<WinsockVersion, ErrorKind> {
+    s.parse::<WinsockVersion>()
+        .map_err(|_| ErrorKind::BadVersion(s.to_owned()))
 }
 
-impl Version {
-    /// Version 2.2, what the switch asks for.
-    pub const V2_2: Version = Version { major: 2, minor: 2 };
+/// Parses an extension name as in the report's `extensions` object (`"rdma_read"`, ...).
+pub fn parse_extension(s: &str) -> Result<SanExtension, ErrorKind> {
+    SanExtension::from_name(s).ok_or_else(|| ErrorKind::UnknownExtension(s.to_owned()))
 }
 
-impl FromStr for Version {
-    type Err = ErrorKind;
-    fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        let bad = || ErrorKind::BadVersion(s.to_owned());
-        let (a, b) = s.split_once('.').ok_or_else(bad)?;
-        let part = |p: &str| -> Option<u8> {
-            if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            p.parse().ok()
-        };
-        Ok(Version {
-            major: part(a).ok_or_else(bad)?,
-            minor: part(b).ok_or_else(bad)?,
-        })
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-/// A SAN extension function, named as in the report's `extensions` object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Extension {
-    /// `register_memory` (WSPRegisterMemory), mandatory.
-    RegisterMemory,
-    /// `deregister_memory` (WSPDeregisterMemory), mandatory.
-    DeregisterMemory,
-    /// `register_rdma_memory` (WSPRegisterRdmaMemory), mandatory.
-    RegisterRdmaMemory,
-    /// `deregister_rdma_memory` (WSPDeregisterRdmaMemory), mandatory.
-    DeregisterRdmaMemory,
-    /// `rdma_write` (WSPRdmaWrite), mandatory.
-    RdmaWrite,
-    /// `rdma_read` (WSPRdmaRead), optional.
-    RdmaRead,
-    /// `memory_registration_cache_callback` (WSPMemoryRegistrationCacheCallback), optional.
-    MemoryRegistrationCacheCallback,
-}
-
-impl Extension {
-    /// All seven extensions, in the order of the report's `extensions` object.
-    pub const ALL: [Extension; 7] = [
-        Extension::RegisterMemory,
-        Extension::DeregisterMemory,
-        Extension::RegisterRdmaMemory,
-        Extension::DeregisterRdmaMemory,
-        Extension::RdmaWrite,
-        Extension::RdmaRead,
-        Extension::MemoryRegistrationCacheCallback,
-    ];
-
-    /// The extension's name as in the report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Extension::RegisterMemory => "register_memory",
-            Extension::DeregisterMemory => "deregister_memory",
-            Extension::RegisterRdmaMemory => "register_rdma_memory",
-            Extension::DeregisterRdmaMemory => "deregister_rdma_memory",
-            Extension::RdmaWrite => "rdma_write",
-            Extension::RdmaRead => "rdma_read",
-            Extension::MemoryRegistrationCacheCallback => "memory_registration_cache_callback",
-        }
-    }
-
-    /// Whether the switch rejects a provider that lacks this extension (INIT-4).
-    pub fn is_mandatory(self) -> bool {
-        !matches!(
-            self,
-            Extension::RdmaRead | Extension::MemoryRegistrationCacheCallback
-        )
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl FromStr for Extension {
-    type Err = ErrorKind;
-    fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        Extension::ALL
-            .into_iter()
-            .find(|e| e.name() == s)
-            .ok_or_else(|| ErrorKind::UnknownExtension(s.to_owned()))
-    }
-}
-
-impl fmt::Display for Extension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// Parses a call name exactly as in the report's `trace[].call` (`panic_at` key).
+pub fn parse_call(s: &str) -> Result<Call, ErrorKind> {
+    s.parse::<Call>()
+        .map_err(|_| ErrorKind::UnknownCallName(s.to_owned()))
 }
 
 /// The answer to `SIO_GET_EXTENSION_FUNCTION_POINTER` for each extension (`extensions` key).
@@ -209,111 +117,26 @@ impl Default for ExtensionAnswers {
 
 impl ExtensionAnswers {
     /// The answer for `ext`.
-    pub fn get(&self, ext: Extension) -> Outcome {
-        self.0[ext.index()]
+    pub fn get(&self, ext: SanExtension) -> Outcome {
+        self.0[ext_index(ext)]
     }
 
     /// Sets the answer for `ext`.
-    pub fn set(&mut self, ext: Extension, outcome: Outcome) {
-        self.0[ext.index()] = outcome;
+    pub fn set(&mut self, ext: SanExtension, outcome: Outcome) {
+        self.0[ext_index(ext)] = outcome;
     }
 
     /// Every extension with its answer, in report order.
-    pub fn iter(&self) -> impl Iterator<Item = (Extension, Outcome)> + '_ {
-        Extension::ALL.into_iter().map(|e| (e, self.get(e)))
+    pub fn iter(&self) -> impl Iterator<Item = (SanExtension, Outcome)> + '_ {
+        SanExtension::ALL.into_iter().map(|e| (e, self.get(e)))
     }
 }
 
-/// A provider call name, exactly as in the report's `trace[].call` (`panic_at` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallName {
-    /// `WSPStartupEx`
-    WspStartupEx,
-    /// `WSPCleanup`
-    WspCleanup,
-    /// `WSPSocket`
-    WspSocket,
-    /// `WSPBind`
-    WspBind,
-    /// `WSPListen`
-    WspListen,
-    /// `WSPConnect`
-    WspConnect,
-    /// `WSPAccept`
-    WspAccept,
-    /// `WSPEventSelect`
-    WspEventSelect,
-    /// `WSPEnumNetworkEvents`
-    WspEnumNetworkEvents,
-    /// `WSPSetSockOpt`
-    WspSetSockOpt,
-    /// `WSPCloseSocket`
-    WspCloseSocket,
-    /// `WSPIoctl(SIO_ADDRESS_LIST_QUERY)`
-    AddressListQuery,
-    /// `WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, <extension>)`
-    GetExtension(Extension),
-}
-
-const SIMPLE_CALLS: [(CallName, &str); 12] = [
-    (CallName::WspStartupEx, "WSPStartupEx"),
-    (CallName::WspCleanup, "WSPCleanup"),
-    (CallName::WspSocket, "WSPSocket"),
-    (CallName::WspBind, "WSPBind"),
-    (CallName::WspListen, "WSPListen"),
-    (CallName::WspConnect, "WSPConnect"),
-    (CallName::WspAccept, "WSPAccept"),
-    (CallName::WspEventSelect, "WSPEventSelect"),
-    (CallName::WspEnumNetworkEvents, "WSPEnumNetworkEvents"),
-    (CallName::WspSetSockOpt, "WSPSetSockOpt"),
-    (CallName::WspCloseSocket, "WSPCloseSocket"),
-    (
-        CallName::AddressListQuery,
-        "WSPIoctl(SIO_ADDRESS_LIST_QUERY)",
-    ),
-];
-
-impl CallName {
-    /// Every call name: the twelve plain calls, then one extension query per extension.
-    pub fn all() -> impl Iterator<Item = CallName> {
-        SIMPLE_CALLS
-            .into_iter()
-            .map(|(c, _)| c)
-            .chain(Extension::ALL.into_iter().map(CallName::GetExtension))
-    }
-}
-
-impl FromStr for CallName {
-    type Err = ErrorKind;
-    /// Exact names; inside the extension form, spaces around the extension name are allowed.
-    fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        if let Some((c, _)) = SIMPLE_CALLS.iter().find(|(_, n)| *n == s) {
-            return Ok(*c);
-        }
-        let ext = s
-            .strip_prefix("WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER,")
-            .and_then(|r| r.strip_suffix(')'))
-            .and_then(|r| r.trim().parse::<Extension>().ok());
-        ext.map(CallName::GetExtension)
-            .ok_or_else(|| ErrorKind::UnknownCallName(s.to_owned()))
-    }
-}
-
-impl fmt::Display for CallName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallName::GetExtension(e) => {
-                write!(f, "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, {e})")
-            }
-            other => {
-                let name = SIMPLE_CALLS
-                    .iter()
-                    .find(|(c, _)| c == other)
-                    .map_or("", |(_, n)| *n);
-                f.write_str(name)
-            }
-        }
-    }
+fn ext_index(ext: SanExtension) -> usize {
+    SanExtension::ALL
+        .iter()
+        .position(|e| *e == ext)
+        .unwrap_or(0)
 }
 
 /// How a provider's `SIO_ADDRESS_LIST_QUERY` answer goes wrong (`address_list_fault` key).
@@ -371,42 +194,17 @@ impl fmt::Display for AddressListFault {
     }
 }
 
-/// The socket kind of a connect or explain step (`kind` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SocketKind {
-    /// `"stream"`: TCP.
-    #[default]
-    Stream,
-    /// `"datagram"`: UDP; always TCP/IP (ROUTE-2).
-    Datagram,
-    /// `"raw"`: always TCP/IP (ROUTE-2).
-    Raw,
-    /// `"multicast"`: always TCP/IP (ROUTE-2).
-    Multicast,
-}
-
-impl FromStr for SocketKind {
-    type Err = ErrorKind;
-    fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        match s {
-            "stream" => Ok(SocketKind::Stream),
-            "datagram" => Ok(SocketKind::Datagram),
-            "raw" => Ok(SocketKind::Raw),
-            "multicast" => Ok(SocketKind::Multicast),
-            _ => Err(ErrorKind::BadSocketKind(s.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for SocketKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SocketKind::Stream => "stream",
-            SocketKind::Datagram => "datagram",
-            SocketKind::Raw => "raw",
-            SocketKind::Multicast => "multicast",
-        })
-    }
+/// Parses a socket kind (`kind` key): `"stream"`, `"datagram"`, `"raw"` or `"multicast"`.
+pub fn parse_socket_kind(s: &str) -> Result<SocketKind, ErrorKind> {
+    [
+        SocketKind::Stream,
+        SocketKind::Datagram,
+        SocketKind::Raw,
+        SocketKind::Multicast,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+    .ok_or_else(|| ErrorKind::BadSocketKind(s.to_owned()))
 }
 
 /// Parses an interface `"address/len"` (IPv4 or IPv6). The address keeps its host bits
@@ -494,25 +292,12 @@ impl fmt::Display for BindAddr {
 }
 
 /// Parses GUID text: `"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"`, optionally in braces.
-pub fn parse_guid(s: &str) -> Result<Uuid, ErrorKind> {
-    let inner = s
-        .strip_prefix('{')
-        .and_then(|r| r.strip_suffix('}'))
-        .unwrap_or(s);
-    if inner.len() != 36 {
+pub fn parse_guid(s: &str) -> Result<Guid, ErrorKind> {
+    if s.trim() != s {
         return Err(ErrorKind::BadGuid(s.to_owned()));
     }
-    Uuid::try_parse(inner).map_err(|_| ErrorKind::BadGuid(s.to_owned()))
-}
-
-/// The namespace of GUIDs derived from provider names (UUID version 5, SHA-1):
-/// `c5a8f3e2-4b1d-5e6f-9a7b-3c2d1e0f4a5b`. Fixed forever: changing it changes every
-/// default GUID in every report.
-pub const GUID_NAMESPACE: Uuid = Uuid::from_u128(0xc5a8f3e2_4b1d_5e6f_9a7b_3c2d1e0f4a5b);
-
-/// The default GUID of a provider named `name`: UUID v5 of the name in [`GUID_NAMESPACE`].
-pub fn derived_guid(name: &str) -> Uuid {
-    Uuid::new_v5(&GUID_NAMESPACE, name.as_bytes())
+    s.parse::<Guid>()
+        .map_err(|_| ErrorKind::BadGuid(s.to_owned()))
 }
 
 /// Parses hex bytes: pairs of hex digits; ASCII whitespace between them is ignored.

@@ -1,0 +1,683 @@
+//! The runner: builds each host (mock catalog, mock loader, switch), runs the steps in order,
+//! and fills a [`Report`].
+//!
+//! # Decisions
+//!
+//! - One [`Switch`] per host, initialized in host order with the host's `interfaces`; the
+//!   catalog holds the TCP/IP entry, then the installed providers in file order, then the
+//!   host's extra registration values. A provider with `installed = false` is known to the
+//!   loader only; an `install` step adds its entry (and registration) and signals a catalog
+//!   change.
+//! - `install` of a provider already in the catalog answers `"error:already_installed"` and
+//!   does nothing; `remove` of one not in it `"error:not_installed"`.
+//! - `explain` asks [`Switch::decide_connect`]; `from` does not change the decision (the
+//!   switch decides on the destination only) and is shown in the step's target.
+//! - The report shows the hosts as they are after the last step; the switch is not shut
+//!   down, so ready providers stay `ready` (a `remove` step shows `WSPCleanup`).
+//! - `trace[]` is in time order: each host's initialization, then each step's calls, each
+//!   event carrying the index of its step (`step`, null during initialization).
+//! - Provider ids of the library are replaced by provider names everywhere, route
+//!   diagnostics' details included.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use mock_provider::{AddressFault, MockCatalog, MockConfig, MockLoader};
+use serde_json::json;
+use spi_types::{DecodeError, Guid, WsaError};
+use switch_core::report::{
+    Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
+};
+use switch_core::routing::RouteDiagnostic;
+use switch_core::startup::REQUIRED_VERSION;
+use switch_core::trace::{Call, CallArgs, TraceEvent as CoreTrace};
+use switch_core::{
+    ProviderId, RouteDecision, RouteReason, RouteTarget, SocketKind, Switch, SwitchConfig,
+    SwitchReport,
+};
+
+use crate::report::{
+    Diagnostic, ExtensionFlags, ProviderReason, ProviderReport, ProviderState, ReasonCode, Report,
+    Route, StepReason, StepReport, TraceEvent,
+};
+use crate::scenario::{
+    Action, AddressChange, AddressListFault, Host, Op, Outcome, Profile, ProviderSpec,
+    RegistrationValue, Scenario, Step,
+};
+
+/// Why a scenario could not be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// A step whose op the runner does not support yet.
+    #[error("line {line}: op {op} is not supported yet")]
+    Unsupported {
+        /// The step's line.
+        line: usize,
+        /// Its op.
+        op: Op,
+    },
+    /// A step or an option names a host the scenario does not define.
+    #[error("no host named {0:?}")]
+    UnknownHost(String),
+    /// A step names a provider its host does not define.
+    #[error("line {line}: no provider named {provider:?} on host {host:?}")]
+    UnknownProvider {
+        /// The step's line.
+        line: usize,
+        /// The host.
+        host: String,
+        /// The provider.
+        provider: String,
+    },
+}
+
+/// A step whose result differs from its `expect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The step's line in the scenario file.
+    pub line: usize,
+    /// The host it ran on.
+    pub host: String,
+    /// The op.
+    pub op: String,
+    /// What the file expects.
+    pub expected: String,
+    /// What it got.
+    pub got: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: {} on {}: expected {}, got {}",
+            self.line, self.op, self.host, self.expected, self.got
+        )
+    }
+}
+
+/// The simulated hosts after a run, for further questions (`explain`).
+pub struct Simulation<'s> {
+    scenario: &'s Scenario,
+    hosts: Vec<SimHost<'s>>,
+    trace: Vec<TraceEvent>,
+    steps: Vec<StepReport>,
+}
+
+impl std::fmt::Debug for Simulation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("hosts", &self.hosts.len())
+            .field("steps", &self.steps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One simulated host.
+struct SimHost<'s> {
+    spec: &'s Host,
+    catalog: MockCatalog,
+    loader: MockLoader,
+    switch: Switch,
+    installed: BTreeSet<String>,
+    traced: usize,
+}
+
+/// Runs `scenario`: initializes every host, runs every step, and returns the report with the
+/// steps whose `expect` failed.
+pub fn run(scenario: &Scenario) -> Result<(Report, Vec<Mismatch>), RunError> {
+    let sim = Simulation::start(scenario)?;
+    let mismatches = sim.mismatches();
+    Ok((sim.report(), mismatches))
+}
+
+impl<'s> Simulation<'s> {
+    /// Initializes the hosts and runs the steps.
+    pub fn start(scenario: &'s Scenario) -> Result<Self, RunError> {
+        if let Some(step) = scenario
+            .steps
+            .iter()
+            .find(|s| !s.action.op().is_supported())
+        {
+            return Err(RunError::Unsupported {
+                line: step.line,
+                op: step.action.op(),
+            });
+        }
+        let mut sim = Simulation {
+            scenario,
+            hosts: Vec::new(),
+            trace: Vec::new(),
+            steps: Vec::new(),
+        };
+        for spec in &scenario.hosts {
+            let mut host = SimHost::new(spec);
+            host.switch
+                .initialize(&host.catalog, &mut host.loader, spec.interfaces.clone());
+            sim.collect_trace_of(&mut host, None);
+            sim.hosts.push(host);
+        }
+        for (i, step) in scenario.steps.iter().enumerate() {
+            let report = sim.step(i, step)?;
+            sim.steps.push(report);
+        }
+        Ok(sim)
+    }
+
+    fn host_index(&self, name: &str) -> Result<usize, RunError> {
+        self.hosts
+            .iter()
+            .position(|h| h.spec.name == name)
+            .ok_or_else(|| RunError::UnknownHost(name.to_owned()))
+    }
+
+    fn collect_trace_of(&mut self, host: &mut SimHost<'_>, step: Option<usize>) {
+        let events = &host.switch.trace()[host.traced..];
+        let names = NameMap::new(&host.switch.report());
+        let tcpip = host.switch.tcpip_record().provider_id;
+        for ev in events {
+            self.trace
+                .push(trace_event(&host.spec.name, ev, step, &names, tcpip));
+        }
+        host.traced = host.switch.trace().len();
+    }
+
+    fn step(&mut self, index: usize, step: &Step) -> Result<StepReport, RunError> {
+        let h = self.host_index(&step.host)?;
+        let mut host = self.hosts.remove(h);
+        let out = host.step(step);
+        self.collect_trace_of(&mut host, Some(index));
+        self.hosts.insert(h, host);
+        out
+    }
+
+    /// The steps whose `expect` failed.
+    pub fn mismatches(&self) -> Vec<Mismatch> {
+        self.steps
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| Mismatch {
+                line: s.line,
+                host: s.host.clone(),
+                op: s.op.clone(),
+                expected: s.expected.clone().unwrap_or_default(),
+                got: s.result.clone(),
+            })
+            .collect()
+    }
+
+    /// The decision of host `host` (the first host when `None`) for a `kind` connect to
+    /// `to`, as a step report of op `explain`.
+    pub fn explain(
+        &self,
+        host: Option<&str>,
+        to: SocketAddr,
+        kind: SocketKind,
+    ) -> Result<StepReport, RunError> {
+        let h = match host {
+            Some(name) => self.host_index(name)?,
+            None => 0,
+        };
+        let host = self
+            .hosts
+            .get(h)
+            .ok_or_else(|| RunError::UnknownHost(String::new()))?;
+        let (result, reason) = host.explain(to, kind);
+        Ok(StepReport {
+            host: host.spec.name.clone(),
+            op: Op::Explain.name().to_owned(),
+            target: target_text(to, None, kind),
+            result,
+            reason: Some(reason),
+            listeners: None,
+            expected: None,
+            ok: true,
+            line: 0,
+        })
+    }
+
+    /// The report of the hosts as they are now.
+    pub fn report(&self) -> Report {
+        let mut report = Report {
+            steps: self.steps.clone(),
+            trace: self.trace.clone(),
+            ..Report::default()
+        };
+        for host in &self.hosts {
+            let sr = host.switch.report();
+            let names = NameMap::new(&sr);
+            let name = &host.spec.name;
+            for p in &sr.providers {
+                let state = state_of(p.state);
+                report.summary.providers.add(state);
+                let mut extensions = ExtensionFlags::default();
+                for (e, on) in p.extensions.iter() {
+                    set_flag(&mut extensions, e.name(), on);
+                }
+                report.providers.push(ProviderReport {
+                    host: name.clone(),
+                    name: p.name.clone(),
+                    guid: p.guid.to_string(),
+                    state,
+                    reason: p.reason.as_ref().map(|r| ProviderReason {
+                        step: r.step.to_string(),
+                        code: r.code(),
+                        detail: cause_text(&r.cause),
+                    }),
+                    version: p.version.map(|v| v.to_string()),
+                    extensions,
+                    addresses: p.addresses.iter().map(ToString::to_string).collect(),
+                });
+            }
+            for r in &sr.routes {
+                report.routes.push(Route {
+                    host: name.clone(),
+                    subnet: r.subnet.to_string(),
+                    provider: names.get(r.provider),
+                });
+            }
+            for d in &sr.diagnostics {
+                let provider = match d.subject() {
+                    Subject::None => None,
+                    Subject::Name(n) => Some(n.to_owned()),
+                    Subject::Id(id) => Some(names.get(id)),
+                };
+                report.diagnostics.push(Diagnostic {
+                    host: name.clone(),
+                    provider,
+                    code: d.code().to_owned(),
+                    detail: diagnostic_detail(d, &names),
+                });
+            }
+        }
+        for s in &self.steps {
+            if let Some(reason) = &s.reason {
+                *report.summary.connects.entry(s.result.clone()).or_default() += 1;
+                *report.summary.reasons.entry(reason.code).or_default() += 1;
+            }
+        }
+        report
+    }
+
+    /// The scenario this simulation runs.
+    pub fn scenario(&self) -> &Scenario {
+        self.scenario
+    }
+}
+
+impl<'s> SimHost<'s> {
+    fn new(spec: &'s Host) -> Self {
+        let mut catalog = MockCatalog::with_tcpip();
+        let mut loader = MockLoader::new();
+        let mut installed = BTreeSet::new();
+        for p in &spec.providers {
+            loader.add(mock_config(p));
+            if p.installed {
+                catalog.install(&p.name, p.guid, p.hidden, p.registered);
+                installed.insert(p.name.clone());
+            }
+        }
+        for r in &spec.registrations {
+            let bytes = match &r.value {
+                RegistrationValue::Guid(g) => g.to_bytes().to_vec(),
+                RegistrationValue::Raw(b) => b.clone(),
+            };
+            catalog.add_registration(&r.name, bytes);
+        }
+        SimHost {
+            spec,
+            catalog,
+            loader,
+            switch: Switch::new(SwitchConfig::default()),
+            installed,
+            traced: 0,
+        }
+    }
+
+    fn provider(&self, step: &Step, name: &str) -> Result<&'s ProviderSpec, RunError> {
+        self.spec
+            .provider(name)
+            .ok_or_else(|| RunError::UnknownProvider {
+                line: step.line,
+                host: self.spec.name.clone(),
+                provider: name.to_owned(),
+            })
+    }
+
+    fn step(&mut self, step: &Step) -> Result<StepReport, RunError> {
+        let mut reason = None;
+        let mut expected = None;
+        let (target, result) = match &step.action {
+            Action::Explain {
+                to,
+                from,
+                kind,
+                expect,
+            } => {
+                let (result, why) = self.explain(*to, *kind);
+                reason = Some(why);
+                expected = expect.as_ref().map(ToString::to_string);
+                (target_text(*to, from.map(|f| f.to_string()), *kind), result)
+            }
+            Action::AddressChange(AddressChange::Provider {
+                provider,
+                addresses,
+            }) => {
+                let p = self.provider(step, provider)?;
+                self.loader.set_addresses(p.guid, addresses.clone());
+                self.switch.address_changed(None);
+                let text: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                (format!("{provider} [{}]", text.join(", ")), "ok".to_owned())
+            }
+            Action::AddressChange(AddressChange::Interfaces(list)) => {
+                self.switch.address_changed(Some(list.clone()));
+                let text: Vec<String> = list.iter().map(ToString::to_string).collect();
+                (format!("interfaces [{}]", text.join(", ")), "ok".to_owned())
+            }
+            Action::Install { provider } => {
+                let p = self.provider(step, provider)?;
+                let result = if self.installed.insert(p.name.clone()) {
+                    self.catalog
+                        .install(&p.name, p.guid, p.hidden, p.registered);
+                    self.switch.catalog_changed(&self.catalog, &mut self.loader);
+                    "ok"
+                } else {
+                    "error:already_installed"
+                };
+                (provider.clone(), result.to_owned())
+            }
+            Action::Remove { provider } => {
+                let p = self.provider(step, provider)?;
+                let result = if self.installed.remove(&p.name) {
+                    self.catalog.remove(p.guid);
+                    self.switch.catalog_changed(&self.catalog, &mut self.loader);
+                    "ok"
+                } else {
+                    "error:not_installed"
+                };
+                (provider.clone(), result.to_owned())
+            }
+            Action::Connect { .. } | Action::Listen { .. } | Action::Close { .. } => {
+                return Err(RunError::Unsupported {
+                    line: step.line,
+                    op: step.action.op(),
+                });
+            }
+        };
+        let ok = expected.as_ref().is_none_or(|e| *e == result);
+        Ok(StepReport {
+            host: self.spec.name.clone(),
+            op: step.action.op().name().to_owned(),
+            target,
+            result,
+            reason,
+            listeners: None,
+            expected,
+            ok,
+            line: step.line,
+        })
+    }
+
+    fn explain(&self, to: SocketAddr, kind: SocketKind) -> (String, StepReason) {
+        let d: RouteDecision = self.switch.decide_connect(to, kind);
+        let names = NameMap::new(&self.switch.report());
+        let result = match d.target {
+            RouteTarget::Tcp => "tcp".to_owned(),
+            RouteTarget::San(p) => format!("san:{}", names.get(p)),
+        };
+        let ip = to.ip();
+        let (code, detail) = match d.reason {
+            RouteReason::RouteMatch { subnet, provider } => (
+                ReasonCode::RouteMatch,
+                format!(
+                    "{ip} is in subnet {subnet}, served by {}",
+                    names.get(provider)
+                ),
+            ),
+            RouteReason::NoRoute => (
+                ReasonCode::NoRoute,
+                format!("no SAN subnet contains {ip}: TCP/IP"),
+            ),
+            RouteReason::SocketKind { kind: k } if k == kind => (
+                ReasonCode::SocketKind,
+                format!("{k} sockets always use TCP/IP"),
+            ),
+            RouteReason::SocketKind { kind: k } => (
+                ReasonCode::SocketKind,
+                format!("{ip} is a multicast or broadcast destination; {k} traffic uses TCP/IP"),
+            ),
+            RouteReason::ProviderNotReady { subnet, provider } => (
+                ReasonCode::ProviderNotReady,
+                format!(
+                    "{ip} is in subnet {subnet} of {}, which is not ready: TCP/IP",
+                    names.get(provider)
+                ),
+            ),
+        };
+        (
+            result,
+            StepReason {
+                code,
+                wsa: None,
+                detail,
+            },
+        )
+    }
+}
+
+/// The mock configuration a provider of the scenario stands for.
+fn mock_config(p: &ProviderSpec) -> MockConfig {
+    let base = match p.profile {
+        Profile::Generic => MockConfig::generic(&p.name),
+        Profile::Winofed => MockConfig::winofed(&p.name),
+    };
+    let mut c = base
+        .with_guid(p.guid)
+        .with_startup(result_of(p.startup))
+        .with_version(p.version)
+        .with_socket(result_of(p.socket))
+        .with_addresses(p.addresses.iter().copied())
+        .with_address_fault(fault_of(p.address_list_fault))
+        .with_cleanup(result_of(p.cleanup))
+        .with_fabric(&p.fabric);
+    if let Some(d) = &p.description {
+        c = c.with_description(d);
+    }
+    if let Some(raw) = &p.address_list_raw {
+        c = c.with_address_raw(mock_provider::RawAddressList {
+            base: raw.base,
+            bytes: raw.bytes.clone(),
+        });
+    }
+    for (ext, outcome) in p.extensions.iter() {
+        c = c.with_extension(ext, result_of(outcome));
+    }
+    if let Some(call) = p.panic_at {
+        c = c.with_panic_at(call);
+    }
+    for (ip, e) in &p.connect_errors {
+        c = c.with_connect_error(*ip, *e);
+    }
+    c
+}
+
+fn result_of(o: Outcome) -> Result<(), WsaError> {
+    match o {
+        Outcome::Ok => Ok(()),
+        Outcome::Fail(e) => Err(e),
+    }
+}
+
+fn fault_of(f: AddressListFault) -> AddressFault {
+    match f {
+        AddressListFault::None => AddressFault::None,
+        AddressListFault::TooSmallOnce => AddressFault::TooSmallOnce,
+        AddressListFault::TooSmallAlways => AddressFault::TooSmallAlways,
+        AddressListFault::Garbage => AddressFault::Garbage,
+        AddressListFault::WrongFamily => AddressFault::WrongFamily,
+        AddressListFault::ImpossibleCount => AddressFault::ImpossibleCount,
+        AddressListFault::PointerOutside => AddressFault::PointerOutside,
+        AddressListFault::Error(e) => AddressFault::Error(e),
+    }
+}
+
+fn state_of(s: CoreState) -> ProviderState {
+    match s {
+        CoreState::Ready => ProviderState::Ready,
+        // `Initializing` is never seen between steps; counted as not serving.
+        CoreState::Rejected | CoreState::Initializing => ProviderState::Rejected,
+        CoreState::Ignored => ProviderState::Ignored,
+        CoreState::Retiring => ProviderState::Retiring,
+        CoreState::Retired => ProviderState::Retired,
+    }
+}
+
+fn set_flag(f: &mut ExtensionFlags, name: &str, on: bool) {
+    let slot = match name {
+        "register_memory" => &mut f.register_memory,
+        "deregister_memory" => &mut f.deregister_memory,
+        "register_rdma_memory" => &mut f.register_rdma_memory,
+        "deregister_rdma_memory" => &mut f.deregister_rdma_memory,
+        "rdma_write" => &mut f.rdma_write,
+        "rdma_read" => &mut f.rdma_read,
+        "memory_registration_cache_callback" => &mut f.memory_registration_cache_callback,
+        _ => return,
+    };
+    *slot = on;
+}
+
+/// The step's target text for connect and explain: `to`, the kind when not stream, `from`.
+fn target_text(to: SocketAddr, from: Option<String>, kind: SocketKind) -> String {
+    let mut t = to.to_string();
+    if kind != SocketKind::Stream {
+        t.push_str(&format!(" ({kind})"));
+    }
+    if let Some(f) = from {
+        t.push_str(&format!(" from {f}"));
+    }
+    t
+}
+
+/// Provider ids of one switch → names.
+struct NameMap(Vec<(ProviderId, String)>);
+
+impl NameMap {
+    fn new(r: &SwitchReport) -> Self {
+        NameMap(r.providers.iter().map(|p| (p.id, p.name.clone())).collect())
+    }
+
+    fn get(&self, id: ProviderId) -> String {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or_else(|| id.to_string(), |(_, n)| n.clone())
+    }
+}
+
+/// A rejection cause as a sentence, with buffer addresses (which differ from run to run)
+/// replaced by offsets into the buffer, so the report is deterministic.
+fn cause_text(cause: &RejectCause) -> String {
+    if let RejectCause::AddressListInvalid(DecodeError::PointerOutside {
+        index,
+        pointer,
+        length,
+        base,
+        buffer_len,
+    }) = cause
+    {
+        let offset = pointer.wrapping_sub(*base) as i64;
+        return format!(
+            "its address list is invalid: address entry {index}: sockaddr at buffer offset {offset} ({length} bytes) lies outside the buffer ({buffer_len} bytes)"
+        );
+    }
+    cause.to_string()
+}
+
+fn diagnostic_detail(d: &CoreDiagnostic, names: &NameMap) -> String {
+    if let CoreDiagnostic::AddressRequeryFailed { provider, cause } = d {
+        return format!(
+            "re-querying the addresses of `{provider}` failed ({}); it serves no subnet until a later query succeeds",
+            cause_text(cause)
+        );
+    }
+    let CoreDiagnostic::Route(r) = d else {
+        return d.to_string();
+    };
+    match *r {
+        RouteDiagnostic::HostRoute {
+            provider,
+            address,
+            subnet,
+        } => format!(
+            "address {address} of {} is in no interface prefix, so only the host route {subnet} was added",
+            names.get(provider)
+        ),
+        RouteDiagnostic::DuplicateAddress {
+            address,
+            first,
+            second,
+        } => format!(
+            "address {address} of {} was already listed by {}, so the later listing was ignored",
+            names.get(second),
+            names.get(first)
+        ),
+        RouteDiagnostic::SubnetConflict {
+            subnet,
+            winner,
+            loser,
+            address,
+        } => format!(
+            "{} claims subnet {subnet} (address {address}) already owned by {}, which keeps it",
+            names.get(loser),
+            names.get(winner)
+        ),
+        RouteDiagnostic::UnusableAddress { provider, address } => format!(
+            "{} lists address {address}, which cannot identify a NIC, so it was ignored",
+            names.get(provider)
+        ),
+    }
+}
+
+fn trace_event(
+    host: &str,
+    ev: &CoreTrace,
+    step: Option<usize>,
+    names: &NameMap,
+    tcpip: Guid,
+) -> TraceEvent {
+    let args = match &ev.args {
+        // The switch records no arguments for a WSPStartupEx that panicked; it made the call
+        // with the version it always asks for and its TCP/IP record all the same.
+        CallArgs::None if ev.call == Call::StartupEx => Some(json!({
+            "version": REQUIRED_VERSION.to_string(),
+            "protocol_info": tcpip.to_string(),
+        })),
+        CallArgs::None => None,
+        CallArgs::Startup {
+            version,
+            protocol_info,
+        } => Some(json!({
+            "version": version.to_string(),
+            "protocol_info": protocol_info.to_string(),
+        })),
+        CallArgs::AddressQuery { buffer_len, needed } => Some(json!({
+            "buffer_len": buffer_len,
+            "needed": needed,
+        })),
+        CallArgs::Address(a) => Some(json!({ "address": a.to_string() })),
+        CallArgs::Backlog(b) => Some(json!({ "backlog": b })),
+    };
+    let provider = if ev.provider_name.is_empty() {
+        names.get(ev.provider)
+    } else {
+        ev.provider_name.clone()
+    };
+    TraceEvent {
+        host: host.to_owned(),
+        provider,
+        call: ev.call.to_string(),
+        result: ev.result.to_string(),
+        args,
+        step,
+    }
+}

@@ -1,0 +1,418 @@
+//! Runs the built `wsd-sim` binary: golden outputs of the default scenario, every example
+//! with its expects, the fixed report fields, the exit codes, `explain`.
+//!
+//! Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test -p wsd-sim --test run`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsd-sim");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn wsd_sim(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("WSD_SIM_DEBUG")
+        .output()
+        .unwrap_or_else(|e| panic!("run {BIN}: {e}"))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scenario_file(tag: &str, text: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wsd-sim-run-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join(format!("{tag}-{n}.toml"));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+/// Compares `got` with the golden file `name`, or rewrites it under `UPDATE_GOLDEN=1`.
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
+    if want != got {
+        let line = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .map_or(want.lines().count().min(got.lines().count()), |i| i);
+        panic!(
+            "{name} differs from the golden file at line {} (UPDATE_GOLDEN=1 to accept):\n  want: {:?}\n  got:  {:?}",
+            line + 1,
+            want.lines().nth(line),
+            got.lines().nth(line)
+        );
+    }
+}
+
+#[test]
+fn golden_default_text() {
+    let o = wsd_sim(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    golden("default.txt", &stdout(&o));
+    // `run` without a file and `run examples/default.toml` print the same.
+    let file = root().join("examples/default.toml");
+    let o2 = wsd_sim(&["run", &file.display().to_string()]);
+    assert_eq!(stdout(&o), stdout(&o2));
+}
+
+#[test]
+fn golden_default_json() {
+    let o = wsd_sim(&["run", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    golden("default.json", &stdout(&o));
+}
+
+#[test]
+fn golden_default_mermaid() {
+    let o = wsd_sim(&["run", "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("sequenceDiagram\n"));
+    assert!(out.contains("Switch->>alpha.ibal: WSPStartupEx\n"));
+    assert!(out.contains("alpha.flaky-->>Switch: WSASYSNOTREADY\n"));
+    golden("default.mmd", &out);
+}
+
+#[test]
+fn output_is_deterministic() {
+    for format in ["text", "json", "mermaid"] {
+        let a = stdout(&wsd_sim(&["run", "--format", format]));
+        let b = stdout(&wsd_sim(&["run", "--format", format]));
+        assert_eq!(a, b, "{format}");
+    }
+    let p = root().join("examples/faults/pointer_outside.toml");
+    let a = stdout(&wsd_sim(&[
+        "run",
+        &p.display().to_string(),
+        "--format",
+        "json",
+    ]));
+    assert!(
+        !a.contains("0x"),
+        "a memory address leaked into the report:\n{a}"
+    );
+}
+
+fn examples() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&root().join("examples"), &mut v);
+    v.sort();
+    v
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[track_caller]
+fn has_fields(what: &str, v: &Value, fields: &[&str]) {
+    for f in fields {
+        assert!(v.get(f).is_some(), "{what} lacks {f}: {v}");
+    }
+}
+
+/// Every fixed field of scenario.md §2 in every element.
+fn check_fixed_fields(name: &str, r: &Value) {
+    for k in [
+        "providers",
+        "routes",
+        "diagnostics",
+        "steps",
+        "trace",
+        "summary",
+    ] {
+        assert!(r.get(k).is_some(), "{name}: no {k}");
+    }
+    let arr = |k: &str| r[k].as_array().cloned().unwrap_or_default();
+    let states = ["ready", "rejected", "ignored", "retiring", "retired"];
+    for p in arr("providers") {
+        has_fields(
+            name,
+            &p,
+            &[
+                "host",
+                "name",
+                "guid",
+                "state",
+                "reason",
+                "version",
+                "extensions",
+                "addresses",
+            ],
+        );
+        assert!(
+            states.contains(&p["state"].as_str().unwrap_or("")),
+            "{name}: {p}"
+        );
+        if !p["reason"].is_null() {
+            has_fields(name, &p["reason"], &["step", "code", "detail"]);
+        }
+        let mut ext = keys(&p["extensions"]);
+        ext.sort();
+        assert_eq!(
+            ext,
+            [
+                "deregister_memory",
+                "deregister_rdma_memory",
+                "memory_registration_cache_callback",
+                "rdma_read",
+                "rdma_write",
+                "register_memory",
+                "register_rdma_memory"
+            ],
+            "{name}"
+        );
+        assert!(p["addresses"].is_array(), "{name}: {p}");
+    }
+    for x in arr("routes") {
+        has_fields(name, &x, &["host", "subnet", "provider"]);
+    }
+    for x in arr("diagnostics") {
+        has_fields(name, &x, &["host", "provider", "code", "detail"]);
+    }
+    for x in arr("steps") {
+        has_fields(name, &x, &["host", "op", "target", "result", "reason"]);
+        let op = x["op"].as_str().unwrap_or("");
+        if op == "explain" || op == "connect" {
+            has_fields(name, &x["reason"], &["code", "wsa", "detail"]);
+        }
+    }
+    for x in arr("trace") {
+        has_fields(name, &x, &["host", "provider", "call", "result", "args"]);
+        if x["call"] == "WSPStartupEx" {
+            has_fields(name, &x["args"], &["version", "protocol_info"]);
+        }
+    }
+    has_fields(name, &r["summary"], &["providers", "connects", "reasons"]);
+    for s in states {
+        assert!(r["summary"]["providers"].get(s).is_some(), "{name}: {s}");
+    }
+}
+
+#[test]
+fn every_example_runs_with_its_expects_holding() {
+    let all = examples();
+    assert!(all.len() >= 18, "examples found: {all:?}");
+    for p in all {
+        let name = p.display().to_string();
+        let o = wsd_sim(&["run", &name, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).is_empty(),
+            "{name}: stderr not empty: {}",
+            stderr(&o)
+        );
+        let r: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{name}: not JSON: {e}"));
+        check_fixed_fields(&name, &r);
+        let steps = r["steps"].as_array().cloned().unwrap_or_default();
+        assert!(
+            steps.iter().any(|s| !s["expected"].is_null()),
+            "{name}: no step has an expect"
+        );
+        for s in steps {
+            assert_eq!(s["ok"], true, "{name}: {s}");
+        }
+        for f in ["text", "mermaid"] {
+            let o = wsd_sim(&["run", &name, "--format", f]);
+            assert_eq!(o.status.code(), Some(0), "{name} {f}");
+        }
+    }
+}
+
+#[test]
+fn the_default_report_has_every_array_filled() {
+    let o = wsd_sim(&["run", "--format", "json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    check_fixed_fields("default", &r);
+    for k in ["providers", "routes", "diagnostics", "steps", "trace"] {
+        assert!(
+            r[k].as_array().is_some_and(|a| !a.is_empty()),
+            "default: {k} is empty"
+        );
+    }
+    let flaky = r["providers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "flaky").cloned())
+        .unwrap_or(Value::Null);
+    assert_eq!(flaky["state"], "rejected");
+    assert_eq!(flaky["reason"]["step"], "WSPStartupEx");
+    assert_eq!(flaky["reason"]["code"], "WSASYSNOTREADY");
+    let stale = r["diagnostics"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|d| d["code"] == "registration_without_catalog_entry")
+                .cloned()
+        })
+        .unwrap_or(Value::Null);
+    assert_eq!(stale["provider"], Value::Null);
+    assert_eq!(r["routes"][0]["provider"], "ibal");
+    assert_eq!(r["trace"][0]["args"]["version"], "2.2");
+}
+
+#[test]
+fn exit_0_when_expects_hold() {
+    let p = scenario_file(
+        "ok",
+        "[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p\"\naddresses = [\"10.1.2.5\"]\n[[step]]\nop = \"explain\"\nto = \"10.1.2.9:80\"\nexpect = \"san:p\"\n",
+    );
+    let o = wsd_sim(&["run", &p.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn exit_1_names_each_failed_expect_and_still_prints_the_report() {
+    let text = "[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p\"\naddresses = [\"10.1.2.5\"]\n[[step]]\nop = \"explain\"\nto = \"10.1.2.9:80\"\nexpect = \"tcp\"\n[[step]]\nop = \"explain\"\nto = \"10.9.0.1:80\"\nexpect = \"tcp\"\n[[step]]\nop = \"explain\"\nto = \"10.1.2.7:80\"\nkind = \"datagram\"\nexpect = \"san:p\"\n";
+    let p = scenario_file("wrong", text);
+    let o = wsd_sim(&["run", &p.display().to_string(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 7: explain on a: expected tcp, got san:p"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 15: explain on a: expected san:p, got tcp"),
+        "{err}"
+    );
+    assert!(!err.contains("line 11"), "{err}");
+    assert!(err.contains("2 expect(s) failed"), "{err}");
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(r["steps"][0]["ok"], false);
+    assert_eq!(r["steps"][1]["ok"], true);
+}
+
+#[test]
+fn exit_2_for_bad_input() {
+    let bad = scenario_file("bad", "[[host]]\nname = 3\n");
+    let o = wsd_sim(&["run", &bad.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 2: host[0].name"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
+    let o = wsd_sim(&["run", "/nonexistent/wsd-sim/none.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = wsd_sim(&["run", "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let connect = scenario_file(
+        "connect",
+        "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\n",
+    );
+    let o = wsd_sim(&["run", &connect.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not supported yet"));
+}
+
+#[test]
+fn panicking_providers_leave_the_output_clean() {
+    let p = root().join("examples/faults/panic_at.toml");
+    let o = wsd_sim(&["run", &p.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("provider_panicked"));
+}
+
+#[test]
+fn explain_prints_the_decision_and_its_reason() {
+    let p = root().join("examples/default.toml");
+    let p = p.display().to_string();
+    let o = wsd_sim(&["explain", &p, "--connect", "10.1.2.9:5000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("alpha: connect 10.1.2.9:5000 (stream) -> san:ibal"),
+        "{out}"
+    );
+    assert!(out.contains("route_match"), "{out}");
+    // After the file's steps: `late` is installed on alpha, `ofed` removed.
+    let o = wsd_sim(&["explain", &p, "--connect", "10.3.0.9:6000"]);
+    assert!(stdout(&o).contains("-> san:late"), "{}", stdout(&o));
+    let o = wsd_sim(&["explain", &p, "--connect", "192.0.2.20:7000"]);
+    assert!(stdout(&o).contains("-> tcp"), "{}", stdout(&o));
+    let o = wsd_sim(&[
+        "explain",
+        &p,
+        "--connect",
+        "192.0.2.10:7000",
+        "--host",
+        "beta",
+    ]);
+    assert!(stdout(&o).contains("beta: connect"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("-> san:ofed"), "{}", stdout(&o));
+    let o = wsd_sim(&[
+        "explain",
+        &p,
+        "--connect",
+        "10.1.2.9:5000",
+        "--kind",
+        "multicast",
+    ]);
+    assert!(stdout(&o).contains("socket_kind"), "{}", stdout(&o));
+}
+
+#[test]
+fn mermaid_escapes_what_it_dislikes() {
+    let p = scenario_file(
+        "mermaid",
+        "[[host]]\nname = \"h#1\"\ninterfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p;x#y\"\naddresses = [\"10.1.2.5\"]\n[[step]]\nop = \"explain\"\nto = \"10.1.2.9:80\"\nexpect = \"san:p;x#y\"\n",
+    );
+    let o = wsd_sim(&["run", &p.display().to_string(), "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("participant h_1.p_x_y\n"), "{out}");
+    assert!(out.contains("san:p#59;x#35;y"), "{out}");
+    for line in out.lines() {
+        let body = line
+            .replace("#35;", "")
+            .replace("#59;", "")
+            .replace("#gt;", "")
+            .replace("#lt;", "");
+        assert!(!body.contains(';') && !body.contains('#'), "{line}");
+    }
+}
