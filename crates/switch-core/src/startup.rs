@@ -271,19 +271,19 @@ impl InitMachine {
     pub fn advance(&mut self, answer: Answer) -> TraceEvent {
         let next = self.next_call();
         let call = self.call_of(next);
-        let mut args = CallArgs::None;
+        let mut args = match next {
+            NextCall::StartupEx => CallArgs::Startup {
+                version: REQUIRED_VERSION,
+                protocol_info: self.tcpip_guid,
+            },
+            _ => CallArgs::None,
+        };
         let result = match (next, answer) {
             (_, Answer::Panicked(msg)) => {
                 self.on_panic(call, msg);
                 CallResult::Panic
             }
-            (NextCall::StartupEx, Answer::Started(r)) => {
-                args = CallArgs::Startup {
-                    version: REQUIRED_VERSION,
-                    protocol_info: self.tcpip_guid,
-                };
-                self.on_started(r)
-            }
+            (NextCall::StartupEx, Answer::Started(r)) => self.on_started(r),
             (NextCall::Socket, Answer::Socket(r)) => match r {
                 Ok(s) => {
                     self.socket = Some(s);
