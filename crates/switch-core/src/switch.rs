@@ -201,7 +201,9 @@ impl Switch {
     /// Reacts to a catalog change (HOT-1, HOT-3): re-reads the catalog if its generation moved,
     /// initializes newly registered providers, and retires providers that left it. A retiring
     /// provider takes no new connections and is cleaned up when its last connection closes (at
-    /// once when it has none). A provider rejected earlier is not retried while its entry stays.
+    /// once when it has none); one that comes back while still retiring serves again without a
+    /// new initialization. A provider rejected earlier is not retried while its entry stays; a
+    /// retired one that comes back is a new provider and is initialized afresh.
     pub fn catalog_changed(
         &mut self,
         catalog: &dyn Catalog,
@@ -420,6 +422,10 @@ impl Switch {
                 Some(idx) if self.slots[idx].state == ProviderState::Ignored => {
                     self.slots[idx].entry = detected.entry;
                     self.init_provider(idx, loader);
+                }
+                // Back before its last connection closed: it never stopped, so it serves again.
+                Some(idx) if self.slots[idx].state == ProviderState::Retiring => {
+                    self.slots[idx].state = ProviderState::Ready;
                 }
                 Some(_) => {}
                 None => {

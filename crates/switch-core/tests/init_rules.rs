@@ -846,3 +846,37 @@ fn close_2_shutdown_cleans_up_every_started_provider_once() {
     h.switch.shutdown();
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 1);
 }
+
+#[test]
+fn hot_3_a_retiring_provider_that_comes_back_serves_again() {
+    let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
+    let a = h.report.provider("a").unwrap().clone();
+    h.switch.connection_opened(a.id).unwrap();
+    h.catalog.remove(a.guid);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(state(&r, "a"), ProviderState::Retiring);
+    h.catalog.install(&a.name, a.guid, true, true);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(state(&r, "a"), ProviderState::Ready);
+    assert_eq!(r.routes.len(), 1);
+    assert_eq!(h.loader.log().count("a", Call::StartupEx), 1);
+    assert_eq!(h.loader.log().count("a", Call::Cleanup), 0);
+    h.switch.connection_closed(a.id).unwrap();
+    assert_eq!(state(&h.switch.report(), "a"), ProviderState::Ready);
+}
+
+#[test]
+fn hot_1_a_retired_provider_that_comes_back_is_initialized_afresh() {
+    let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
+    let a = h.report.provider("a").unwrap().clone();
+    h.catalog.remove(a.guid);
+    h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    h.catalog.install(&a.name, a.guid, true, true);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(r.providers.len(), 2);
+    assert_eq!(r.providers[0].state, ProviderState::Retired);
+    assert_eq!(r.providers[1].state, ProviderState::Ready);
+    assert_eq!(h.loader.log().count("a", Call::StartupEx), 2);
+    assert_eq!(h.loader.log().count("a", Call::Cleanup), 1);
+    assert_eq!(h.switch.provider_by_guid(a.guid), Some(r.providers[1].id));
+}
