@@ -18,11 +18,13 @@ pub enum AddressFault {
     TooSmallAlways,
     /// Bytes that are no list (a negative count).
     Garbage,
-    /// A well-formed list whose first sockaddr has an unknown family (17).
+    /// A well-formed list whose first sockaddr has an unknown family (17); with no addresses
+    /// configured, a list of one made-up entry (192.0.2.1) so there is an entry to damage.
     WrongFamily,
     /// A count that cannot fit the buffer (`i32::MAX`).
     ImpossibleCount,
-    /// A list whose first entry points past the end of the buffer.
+    /// A list whose first entry points past the end of the buffer (with no addresses
+    /// configured, a list of one made-up entry, as for `WrongFamily`).
     PointerOutside,
     /// The query fails with this error.
     Error(WsaError),

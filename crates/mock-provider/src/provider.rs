@@ -195,17 +195,26 @@ impl MockProvider {
             rebase(&mut output[..raw.bytes.len()], raw.base, base, self.width);
             return Ok(raw.bytes.len());
         }
-        let addrs: Vec<SocketAddr> = cfg
+        let mut addrs: Vec<SocketAddr> = cfg
             .listed_addresses()
             .into_iter()
             .map(|a| SocketAddr::new(a, 0))
             .collect();
+        // These faults damage an entry, so there must be one.
+        if addrs.is_empty()
+            && matches!(
+                cfg.address_fault,
+                AddressFault::WrongFamily | AddressFault::PointerOutside
+            )
+        {
+            addrs.push(SocketAddr::from(([192, 0, 2, 1], 0)));
+        }
         let needed = required_size(&addrs, self.width) + cfg.size_slack;
         match cfg.address_fault {
             AddressFault::Error(e) => return Err(IoctlFailure::new(e)),
             AddressFault::TooSmallAlways => return Err(fault_size(output.len() * 2)),
             AddressFault::TooSmallOnce if self.address_queries == 1 => {
-                return Err(fault_size(needed.max(output.len() + 1)));
+                return Err(fault_size(needed));
             }
             _ => {}
         }
@@ -221,7 +230,7 @@ impl MockProvider {
                     *b = [0xde, 0xad, 0xbe, 0xef][i % 4];
                 }
             }
-            AddressFault::WrongFamily if !addrs.is_empty() => {
+            AddressFault::WrongFamily => {
                 let data = read_ptr(output, entry0, self.width).wrapping_sub(base) as usize;
                 if let Some(f) = output.get_mut(data..data + 2) {
                     f.copy_from_slice(&17i16.to_le_bytes());
@@ -230,7 +239,7 @@ impl MockProvider {
             AddressFault::ImpossibleCount => {
                 output[0..4].copy_from_slice(&i32::MAX.to_le_bytes());
             }
-            AddressFault::PointerOutside if !addrs.is_empty() => {
+            AddressFault::PointerOutside => {
                 let outside = base + output.len() as u64 + 64;
                 write_ptr(output, entry0, self.width, outside);
             }

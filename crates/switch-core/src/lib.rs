@@ -39,8 +39,14 @@
 //! - **Version** (INIT-2a): the switch asks for 2.2 and accepts only a `WSPDATA.wVersion` of
 //!   exactly 2.2; anything else is `version_mismatch`, and the provider is cleaned up.
 //! - **Address-list retries** (INIT-3): the first buffer is [`startup::INITIAL_ADDRESS_BUFFER`]
-//!   bytes; `WSAEFAULT` with a larger size is retried with that size, at most
-//!   [`startup::MAX_ADDRESS_QUERY_ATTEMPTS`] queries and [`startup::MAX_ADDRESS_BUFFER`] bytes.
+//!   bytes; `WSAEFAULT` with a size is retried with that size (or the size already offered, if
+//!   larger), at most [`startup::MAX_ADDRESS_QUERY_ATTEMPTS`] queries and
+//!   [`startup::MAX_ADDRESS_BUFFER`] bytes; `WSAEFAULT` with no size is an error. The answer is
+//!   decoded against the buffer's own address, with the pointer width of
+//!   [`SwitchConfig::pointer_width`] (32-bit layouts need a buffer below 4 GiB, that is a 32-bit
+//!   process, as on Windows).
+//! - **An empty address list** is accepted: the provider is ready and serves no subnet until an
+//!   address change gives it addresses.
 //! - **Optional extensions** (INIT-4): any failure of RdmaRead or
 //!   MemoryRegistrationCacheCallback (not only `WSAEOPNOTSUPP`) means "not available"; it is
 //!   reported and the provider stays. A success that returns a null entry point counts as a
@@ -51,8 +57,16 @@
 //!   switch still closes its socket and calls `WSPCleanup` once if `WSPStartupEx` had
 //!   succeeded, each behind the same panic boundary. A panic inside `WSPStartupEx` counts as a
 //!   failed startup: no cleanup.
+//! - **Several catalog entries with one GUID** (one per address family, say) are one provider,
+//!   described by its first entry.
 //! - **Address changes** (ADDR-1): see [`Switch::address_changed`].
-//! - **Catalog changes** (HOT-1, HOT-3): see [`Switch::catalog_changed`].
+//! - **Catalog changes** (HOT-1, HOT-3): see [`Switch::catalog_changed`]. Provider ids follow
+//!   catalog order: a provider installed later gets a higher id than every earlier one.
+//! - **Shutdown** (CLOSE-2) is final, and dropping a [`Switch`] shuts it down, so every started
+//!   provider is cleaned up exactly once.
+//! - **Waiters** (INIT-5): the core makes every provider call on the caller's thread and starts
+//!   no thread. Listening sockets and non-blocking connects, which need waiters, arrive with the
+//!   connection machinery; the platform trait that runs them comes with it.
 //!
 //! ## Example
 //!

@@ -116,10 +116,10 @@ pub enum AddressProgress {
     Failed(RejectCause),
 }
 
-/// An address-list query with its retry rule: a `WSAEFAULT` answer with a size larger than the
-/// buffer offered is retried with that size, up to [`MAX_ADDRESS_QUERY_ATTEMPTS`] queries and
-/// [`MAX_ADDRESS_BUFFER`] bytes. A `WSAEFAULT` that asks for no more than was offered is an
-/// error (`WSAEFAULT`), since retrying could not help.
+/// An address-list query with its retry rule: a `WSAEFAULT` answer with a size is retried with
+/// that size (or the size already offered, if larger), up to [`MAX_ADDRESS_QUERY_ATTEMPTS`]
+/// queries and [`MAX_ADDRESS_BUFFER`] bytes. A `WSAEFAULT` with no size is an error, since
+/// there is nothing to retry with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddressQuery {
     attempts: u32,
@@ -154,7 +154,8 @@ impl AddressQuery {
             }
             AddressAnswer::Failed(f) if f.error == WsaError::WSAEFAULT => {
                 let needed = f.bytes_returned;
-                if needed <= self.buffer_len {
+                if needed == 0 {
+                    // No size: nothing to retry with.
                     AddressProgress::Failed(RejectCause::Wsa(WsaError::WSAEFAULT))
                 } else if needed > MAX_ADDRESS_BUFFER {
                     AddressProgress::Failed(RejectCause::AddressListTooLarge {
@@ -167,8 +168,11 @@ impl AddressQuery {
                         needed,
                     })
                 } else {
-                    self.buffer_len = needed;
-                    AddressProgress::Retry(needed)
+                    // A size no larger than the buffer offered (the list changed meanwhile, or
+                    // the provider is confused) is retried with the larger of the two, within
+                    // the same bound.
+                    self.buffer_len = needed.max(self.buffer_len);
+                    AddressProgress::Retry(self.buffer_len)
                 }
             }
             AddressAnswer::Failed(f) => AddressProgress::Failed(RejectCause::Wsa(f.error)),
@@ -267,9 +271,13 @@ impl InitMachine {
 
     /// Takes the answer to [`next_call`](Self::next_call), moves on, and returns the call's
     /// trace event. An answer of the wrong kind for the call is treated as a provider failure
-    /// (`WSAEINVAL`) so that the sequence still ends with the provider cleaned up.
-    pub fn advance(&mut self, answer: Answer) -> TraceEvent {
+    /// (`WSAEINVAL`) so that the sequence still ends with the provider cleaned up. A finished
+    /// machine takes no answer: it returns `None` and does not change.
+    pub fn advance(&mut self, answer: Answer) -> Option<TraceEvent> {
         let next = self.next_call();
+        if next == NextCall::Done {
+            return None;
+        }
         let call = self.call_of(next);
         let mut args = match next {
             NextCall::StartupEx => CallArgs::Startup {
@@ -344,7 +352,7 @@ impl InitMachine {
             args,
         };
         ev.emit();
-        ev
+        Some(ev)
     }
 
     fn on_started(&mut self, r: Result<WspData, WsaError>) -> CallResult {

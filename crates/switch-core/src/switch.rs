@@ -155,6 +155,7 @@ pub struct Switch {
     diagnostics: Vec<Diagnostic>,
     trace: Vec<TraceEvent>,
     catalog_generation: Option<u64>,
+    closed: bool,
 }
 
 impl std::fmt::Debug for Switch {
@@ -179,6 +180,7 @@ impl Switch {
             diagnostics: Vec::new(),
             trace: Vec::new(),
             catalog_generation: None,
+            closed: false,
         }
     }
 
@@ -192,6 +194,9 @@ impl Switch {
         loader: &mut dyn ProviderLoader,
         interfaces: Vec<IpNet>,
     ) -> SwitchReport {
+        if self.closed {
+            return self.report();
+        }
         self.interfaces = interfaces;
         self.sync_catalog(catalog, loader);
         self.rebuild_routes();
@@ -209,7 +214,7 @@ impl Switch {
         catalog: &dyn Catalog,
         loader: &mut dyn ProviderLoader,
     ) -> SwitchReport {
-        if self.catalog_generation != Some(catalog.generation()) {
+        if !self.closed && self.catalog_generation != Some(catalog.generation()) {
             self.sync_catalog(catalog, loader);
             self.rebuild_routes();
         }
@@ -224,6 +229,9 @@ impl Switch {
     /// serves no subnet until a later query succeeds; the failure is reported
     /// (`address_requery_failed`). A provider that panics is rejected and cleaned up.
     pub fn address_changed(&mut self, interfaces: Option<Vec<IpNet>>) -> SwitchReport {
+        if self.closed {
+            return self.report();
+        }
         if let Some(i) = interfaces {
             self.interfaces = i;
         }
@@ -266,8 +274,12 @@ impl Switch {
     }
 
     /// Cleans up every started provider that is not cleaned up yet (CLOSE-2): closes its query
-    /// socket and calls `WSPCleanup` once.
+    /// socket and calls `WSPCleanup` once. Shutting down is final: afterwards
+    /// [`initialize`](Self::initialize), [`catalog_changed`](Self::catalog_changed) and
+    /// [`address_changed`](Self::address_changed) change nothing and every connect goes to TCP.
+    /// Dropping a switch shuts it down.
     pub fn shutdown(&mut self) -> SwitchReport {
+        self.closed = true;
         for idx in 0..self.slots.len() {
             let s = &self.slots[idx];
             if s.started && !s.cleaned_up {
@@ -316,13 +328,18 @@ impl Switch {
         self.upcalls.clone()
     }
 
-    /// The entry point a provider returned for `extension`, if it is ready and has it.
+    /// The entry point a provider returned for `extension`, if the provider is ready (or
+    /// retiring, still carrying connections) and has it. A rejected or cleaned-up provider has
+    /// none.
     pub fn extension(
         &self,
         provider: ProviderId,
         extension: SanExtension,
     ) -> Option<ExtensionHandle> {
         let slot = self.slots.get(provider.0 as usize)?;
+        if !matches!(slot.state, ProviderState::Ready | ProviderState::Retiring) {
+            return None;
+        }
         let i = SanExtension::ALL.iter().position(|e| *e == extension)?;
         slot.handles[i]
     }
@@ -341,9 +358,21 @@ impl Switch {
         &self.tcpip
     }
 
-    /// Every provider call made so far, in order.
+    /// Every provider call made so far (since the last [`take_trace`](Self::take_trace)), in
+    /// order.
     pub fn trace(&self) -> &[TraceEvent] {
         &self.trace
+    }
+
+    /// Takes the trace recorded so far, leaving it empty (for a long-running embedder that
+    /// forwards events elsewhere; they are also emitted as `tracing` events).
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// Takes the diagnostics recorded so far, leaving them empty.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
     }
 
     /// The switch's state now.
@@ -384,26 +413,24 @@ impl Switch {
         let view = read_catalog(catalog);
         match view.tcpip {
             Some(t) => self.tcpip = t,
-            None => {
-                if !self.diagnostics.contains(&Diagnostic::TcpipEntryMissing) {
-                    self.diagnostics.push(Diagnostic::TcpipEntryMissing);
-                }
-            }
+            None => self.note(Diagnostic::TcpipEntryMissing),
         }
         for d in view.diagnostics {
-            if !self.diagnostics.contains(&d) {
-                self.diagnostics.push(d);
-            }
+            self.note(d);
         }
 
         // HOT-3: providers that left the catalog (or the registration list).
         for idx in 0..self.slots.len() {
             let guid = self.slots[idx].entry.guid();
-            let state = self.slots[idx].state;
             let still_san = view.san.iter().any(|d| d.entry.guid() == guid);
             let still_ignored = view.ignored.iter().any(|e| e.guid() == guid);
-            match state {
+            match self.slots[idx].state {
                 ProviderState::Ready if !still_san => self.retire(idx),
+                // A rejected provider that leaves is done with; if it comes back it is a new
+                // provider and is initialized afresh.
+                ProviderState::Rejected if !still_san => {
+                    self.slots[idx].state = ProviderState::Retired;
+                }
                 ProviderState::Ignored if !still_ignored && !still_san => {
                     self.slots[idx].state = ProviderState::Retired;
                 }
@@ -413,19 +440,16 @@ impl Switch {
 
         // INIT / HOT-1: registered providers not running yet, in catalog order.
         for detected in view.san {
-            let guid = detected.entry.guid();
-            let existing = self
-                .slots
-                .iter()
-                .rposition(|s| s.entry.guid() == guid && s.state != ProviderState::Retired);
-            match existing {
+            match self.live_slot(detected.entry.guid()) {
                 Some(idx) if self.slots[idx].state == ProviderState::Ignored => {
                     self.slots[idx].entry = detected.entry;
                     self.init_provider(idx, loader);
                 }
-                // Back before its last connection closed: it never stopped, so it serves again.
+                // Back before its last connection closed: it never stopped, so it serves again,
+                // with its addresses asked for anew.
                 Some(idx) if self.slots[idx].state == ProviderState::Retiring => {
                     self.slots[idx].state = ProviderState::Ready;
+                    self.requery(idx);
                 }
                 Some(_) => {}
                 None => {
@@ -437,16 +461,19 @@ impl Switch {
             }
         }
         for entry in view.ignored {
-            let known = self
-                .slots
-                .iter()
-                .any(|s| s.entry.guid() == entry.guid() && s.state == ProviderState::Ignored);
-            if !known {
+            if self.live_slot(entry.guid()).is_none() {
                 let id = self.next_id();
                 self.slots
                     .push(Slot::new(id, entry, ProviderState::Ignored));
             }
         }
+    }
+
+    /// The slot of `guid` that is not retired: there is at most one.
+    fn live_slot(&self, guid: Guid) -> Option<usize> {
+        self.slots
+            .iter()
+            .rposition(|s| s.entry.guid() == guid && s.state != ProviderState::Retired)
     }
 
     fn init_provider(&mut self, idx: usize, loader: &mut dyn ProviderLoader) {
@@ -482,12 +509,13 @@ impl Switch {
             width: self.config.pointer_width,
         };
         while let Some(answer) = perform(instance.as_mut(), machine.next_call(), &ctx) {
-            let ev = machine.advance(answer);
-            self.trace.push(ev);
+            if let Some(ev) = machine.advance(answer) {
+                self.trace.push(ev);
+            }
         }
         let out = machine.finish();
         for d in out.diagnostics {
-            self.diagnostics.push(d);
+            self.note(d);
         }
         let slot = &mut self.slots[idx];
         slot.started = out.started;
@@ -503,7 +531,8 @@ impl Switch {
         } else {
             ProviderState::Rejected
         };
-        slot.instance = Some(instance);
+        // A rejected provider was cleaned up (if it had started) and is dropped.
+        slot.instance = out.ready.then_some(instance);
     }
 
     fn retire(&mut self, idx: usize) {
@@ -527,6 +556,8 @@ impl Switch {
         let socket = slot.socket.take();
         let (closed, cleaned) = close_and_cleanup(instance.as_mut(), socket);
         slot.cleaned_up = true;
+        slot.instance = None;
+        slot.handles = [None; 7];
         let (id, name) = (slot.id, slot.name().to_owned());
         let to_result = |r: &Result<(), Option<WsaError>>| match r {
             Ok(()) => CallResult::Ok,
@@ -544,7 +575,7 @@ impl Switch {
             CallArgs::None,
         );
         if let Err(Some(error)) = cleaned {
-            self.diagnostics.push(Diagnostic::CleanupFailed {
+            self.note(Diagnostic::CleanupFailed {
                 provider: name,
                 error,
             });
@@ -629,12 +660,19 @@ impl Switch {
             Err(cause) => {
                 slot.addresses.clear();
                 if let Some(cause) = cause {
-                    self.diagnostics.push(Diagnostic::AddressRequeryFailed {
+                    self.note(Diagnostic::AddressRequeryFailed {
                         provider: name,
                         cause,
                     });
                 }
             }
+        }
+    }
+
+    /// Records a diagnostic unless the same one was recorded already.
+    fn note(&mut self, d: Diagnostic) {
+        if !self.diagnostics.contains(&d) {
+            self.diagnostics.push(d);
         }
     }
 
@@ -650,11 +688,18 @@ impl Switch {
             .collect();
         let out = build(&self.interfaces, &inputs);
         for d in out.diagnostics {
-            let d = Diagnostic::Route(d);
-            if !self.diagnostics.contains(&d) {
-                self.diagnostics.push(d);
-            }
+            self.note(Diagnostic::Route(d));
         }
         self.routes.replace(out.table);
+    }
+}
+
+impl Drop for Switch {
+    /// Cleans up every started provider that is not cleaned up yet (CLOSE-2), so each is
+    /// cleaned up exactly once even when the embedder forgets [`Switch::shutdown`].
+    fn drop(&mut self) {
+        if !self.closed {
+            self.shutdown();
+        }
     }
 }

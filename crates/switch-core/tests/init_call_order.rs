@@ -281,9 +281,17 @@ fn init_2_seed_call_order_for_one_provider() {
     for i in 0..SanExtension::ALL.len() {
         expect_extension(&mut mock, &mut seq, i, Ok(()));
     }
-    // Nothing is closed or cleaned up while the provider is ready.
-    mock.expect_close_socket().never();
-    mock.expect_cleanup().never();
+    // Nothing is closed or cleaned up while the provider is ready (the trace below shows it);
+    // shutting down closes the query socket, then cleans up, once each.
+    mock.expect_close_socket()
+        .withf(|s| *s == SOCKET)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    mock.expect_cleanup()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
     mock.expect_bind().never();
     mock.expect_listen().never();
     mock.expect_connect().never();
@@ -356,7 +364,15 @@ fn init_2_seed_call_order_for_one_provider() {
         }
     );
     assert!(t.iter().all(|e| e.provider == ProviderId(0)));
-    // Dropping the switch drops the mock, which checks every `times`.
+
+    // CLOSE-2: shutdown closes the socket and cleans up; dropping the switch then does nothing
+    // more (the mock checks every `times` when it is dropped).
+    let after = switch.shutdown();
+    assert!(after.provider(NAME).unwrap().cleaned_up);
+    expected.push((Call::CloseSocket, CallResult::Ok));
+    expected.push((Call::Cleanup, CallResult::Ok));
+    assert_eq!(trace_calls(&switch), expected);
+    drop(switch);
 }
 
 #[test]

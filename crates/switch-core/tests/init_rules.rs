@@ -880,3 +880,164 @@ fn hot_1_a_retired_provider_that_comes_back_is_initialized_afresh() {
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 1);
     assert_eq!(h.switch.provider_by_guid(a.guid), Some(r.providers[1].id));
 }
+
+#[test]
+fn hot_1_a_rejected_provider_that_leaves_and_returns_is_initialized_afresh() {
+    let mut h = host(
+        vec![good("a", "10.1.0.1").with_startup(Err(WsaError::WSASYSNOTREADY))],
+        &["10.1.0.0/16"],
+    );
+    let a = h.report.provider("a").unwrap().clone();
+    h.catalog.remove(a.guid);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(state(&r, "a"), ProviderState::Retired);
+    // Fixed meanwhile, and installed again.
+    h.loader.config(a.guid).unwrap().lock().unwrap().startup = Ok(());
+    h.catalog.install(&a.name, a.guid, true, true);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(r.providers.len(), 2);
+    assert_eq!(r.providers[1].state, ProviderState::Ready);
+    assert_eq!(h.loader.log().count("a", Call::StartupEx), 2);
+}
+
+#[test]
+fn hot_3_a_provider_unregistered_while_carrying_connections_comes_back_without_a_restart() {
+    let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
+    let a = h.report.provider("a").unwrap().clone();
+    h.switch.connection_opened(a.id).unwrap();
+    // The registration goes, the catalog entry stays.
+    h.catalog.remove(a.guid);
+    h.catalog.install(&a.name, a.guid, true, false);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(state(&r, "a"), ProviderState::Retiring);
+    assert_eq!(r.providers.len(), 1, "no second slot for the same provider");
+    h.catalog.add_registration("a", a.guid.to_bytes().to_vec());
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(r.providers.len(), 1);
+    assert_eq!(state(&r, "a"), ProviderState::Ready);
+    assert_eq!(h.loader.log().count("a", Call::StartupEx), 1);
+    // Its addresses were asked for again when it came back.
+    assert_eq!(h.loader.log().count("a", Call::AddressListQuery), 2);
+}
+
+#[test]
+fn init_4_extension_entry_points_exist_only_while_the_provider_is_usable() {
+    let mut h = host(
+        vec![
+            good("a", "10.1.0.1"),
+            good("b", "10.2.0.1").with_extension(SanExtension::RdmaWrite, Err(WsaError::WSAEINVAL)),
+        ],
+        &[],
+    );
+    let a = h.report.provider("a").unwrap().clone();
+    let b = h.report.provider("b").unwrap().clone();
+    assert!(
+        h.switch
+            .extension(a.id, SanExtension::RegisterMemory)
+            .is_some()
+    );
+    // b answered RegisterMemory before failing, but a rejected provider has no entry points.
+    assert!(
+        h.switch
+            .extension(b.id, SanExtension::RegisterMemory)
+            .is_none()
+    );
+    h.catalog.remove(a.guid);
+    h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert!(
+        h.switch
+            .extension(a.id, SanExtension::RegisterMemory)
+            .is_none()
+    );
+}
+
+#[test]
+fn close_2_shutdown_is_final() {
+    let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
+    h.switch.shutdown();
+    let b = good("b", "10.2.0.1");
+    h.catalog.install_mock(&b);
+    h.loader.add(b);
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert!(r.provider("b").is_none());
+    h.switch.address_changed(None);
+    assert_eq!(h.loader.log().count("a", Call::AddressListQuery), 1);
+    let d = h
+        .switch
+        .decide_connect("10.1.0.9:80".parse().unwrap(), SocketKind::Stream);
+    assert_eq!(d.target, RouteTarget::Tcp);
+}
+
+#[test]
+fn close_2_dropping_the_switch_cleans_every_started_provider_up_once() {
+    let h = host(vec![good("a", "10.1.0.1"), good("b", "10.2.0.1")], &[]);
+    let log = h.loader.log().clone();
+    assert_eq!(log.count("a", Call::Cleanup), 0);
+    drop(h.switch);
+    assert_eq!(log.count("a", Call::Cleanup), 1);
+    assert_eq!(log.count("b", Call::Cleanup), 1);
+}
+
+#[test]
+fn init_3_wsaefault_with_a_size_no_larger_than_the_buffer_is_retried_within_the_bound() {
+    // TooSmallOnce answers WSAEFAULT with the right size although the first buffer was large
+    // enough: the switch asks again and gets the list.
+    let h = host(
+        vec![good("a", "10.1.0.1").with_address_fault(AddressFault::TooSmallOnce)],
+        &[],
+    );
+    let q: Vec<&CallArgs> = h
+        .switch
+        .trace()
+        .iter()
+        .filter(|e| e.call == Call::AddressListQuery)
+        .map(|e| &e.args)
+        .collect();
+    let first = switch_core::startup::INITIAL_ADDRESS_BUFFER;
+    assert_eq!(
+        q,
+        [
+            &CallArgs::AddressQuery {
+                buffer_len: first,
+                needed: Some(40)
+            },
+            &CallArgs::AddressQuery {
+                buffer_len: first,
+                needed: None
+            }
+        ]
+    );
+    assert_eq!(state(&h.report, "a"), ProviderState::Ready);
+}
+
+#[test]
+fn init_3_wsaefault_without_a_size_is_an_error() {
+    use switch_core::provider::IoctlFailure;
+    use switch_core::startup::{AddressAnswer, AddressProgress, AddressQuery};
+    let mut q = AddressQuery::new(spi_types::PointerWidth::Bits64);
+    assert_eq!(
+        q.on_answer(&AddressAnswer::Failed(IoctlFailure::new(
+            WsaError::WSAEFAULT
+        ))),
+        AddressProgress::Failed(RejectCause::Wsa(WsaError::WSAEFAULT))
+    );
+}
+
+#[test]
+fn init_2_a_finished_machine_takes_no_more_answers() {
+    use switch_core::startup::{Answer, InitMachine, NextCall};
+    let mut m = InitMachine::new(
+        switch_core::ProviderId(0),
+        "a",
+        TCPIP_PROVIDER_GUID,
+        spi_types::PointerWidth::Bits64,
+    );
+    assert_eq!(m.next_call(), NextCall::StartupEx);
+    let ev = m
+        .advance(Answer::Started(Err(WsaError::WSASYSNOTREADY)))
+        .unwrap();
+    assert_eq!(ev.result, CallResult::Error(WsaError::WSASYSNOTREADY));
+    assert!(m.is_done());
+    assert_eq!(m.advance(Answer::Closed(Ok(()))), None);
+    assert_eq!(m.rejection().unwrap().code(), "WSASYSNOTREADY");
+}
