@@ -4,7 +4,10 @@
 //! |---|---|
 //! | 0 | ok |
 //! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or a step the runner does not support yet (connect, listen, close) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`run`) a step the runner does not support yet (connect, listen, close) |
+//!
+//! `explain` skips connect, listen and close steps (they need connections, which it does not
+//! make) with a one-line note on stderr naming their lines, and goes on.
 //!
 //! Nothing here panics on user input; output errors (a closed pipe) are ignored.
 
@@ -130,12 +133,30 @@ pub struct ReadError {
     pub source: std::io::Error,
 }
 
-/// Installs a panic hook that prints nothing, or one line to stderr when `WSD_SIM_DEBUG` is
-/// set: mock providers panic on purpose (`panic_at`) and the switch catches those panics, so
-/// the default hook's message would only clutter the output.
+/// The start of the message of every panic a mock provider raises on purpose (`panic_at`;
+/// see mock-provider's `enter`).
+pub const MOCK_PANIC_PREFIX: &str = "mock provider `";
+
+/// Whether a panic's payload is a mock provider's deliberate panic: a message (`&str` or
+/// `String`) that starts with [`MOCK_PANIC_PREFIX`].
+pub fn is_deliberate_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    message.is_some_and(|m| m.starts_with(MOCK_PANIC_PREFIX))
+}
+
+/// Installs a panic hook that keeps the mock providers' deliberate panics (`panic_at`, which
+/// the switch catches) off stderr, or prints one line for each when `WSD_SIM_DEBUG` is set;
+/// every other panic (a bug) goes to the hook that was installed before, normally the
+/// default one, and prints as usual.
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|info| {
-        if std::env::var_os("WSD_SIM_DEBUG").is_some() {
+    let fallback = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_deliberate_panic(info.payload()) {
+            fallback(info);
+        } else if std::env::var_os("WSD_SIM_DEBUG").is_some() {
             eprintln!("wsd-sim: caught panic: {info}");
         }
     }));
@@ -235,6 +256,27 @@ fn refuse_unsupported(s: &Scenario, name: &str, err: &mut dyn Write) -> bool {
     refused
 }
 
+/// The scenario without the steps whose op the runner does not support yet (connect, listen,
+/// close: they need connections, which `explain` does not make); when there were any, one
+/// line on `err` naming their lines.
+fn skip_unsupported(mut s: Scenario, name: &str, err: &mut dyn Write) -> Scenario {
+    let skipped: Vec<String> = s
+        .steps
+        .iter()
+        .filter(|st| !st.action.op().is_supported())
+        .map(|st| st.line.to_string())
+        .collect();
+    if !skipped.is_empty() {
+        s.steps.retain(|st| st.action.op().is_supported());
+        let _ = writeln!(
+            err,
+            "{name}: explain skips the connect, listen and close steps on line(s) {} (they need connections, which explain does not make)",
+            skipped.join(", ")
+        );
+    }
+    s
+}
+
 /// `run [FILE] [--format …]`.
 fn run(file: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let Some(s) = load(file, err) else {
@@ -293,9 +335,7 @@ fn explain(
         return Exit::BadInput;
     }
     let name = file.display().to_string();
-    if refuse_unsupported(&s, &name, err) {
-        return Exit::BadInput;
-    }
+    let s = skip_unsupported(s, &name, err);
     let decision =
         crate::run::Simulation::start(&s).and_then(|sim| sim.explain(host, connect, kind));
     let d = match decision {

@@ -156,19 +156,21 @@ pub fn text(report: &Report) -> String {
         "summary: providers {} ready, {} rejected, {} ignored, {} retiring, {} retired",
         p.ready, p.rejected, p.ignored, p.retiring, p.retired
     );
-    if !sum.connects.is_empty() {
-        let c: Vec<String> = sum
-            .connects
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let r: Vec<String> = sum
-            .reasons
+    // Connects and explains (decisions, not connections) are counted apart.
+    for (label, results, reasons) in [
+        ("connects", &sum.connects, &sum.reasons),
+        ("explains", &sum.explains, &sum.explain_reasons),
+    ] {
+        if results.is_empty() {
+            continue;
+        }
+        let c: Vec<String> = results.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let r: Vec<String> = reasons
             .iter()
             .map(|(k, v)| format!("{} {v}", k.name()))
             .collect();
-        let _ = writeln!(o, "         connects {}", c.join(", "));
-        let _ = writeln!(o, "         reasons  {}", r.join(", "));
+        let _ = writeln!(o, "         {label} {}", c.join(", "));
+        let _ = writeln!(o, "           by reason {}", r.join(", "));
     }
     let failed = report.steps.iter().filter(|s| !s.ok).count();
     let checked = report.steps.iter().filter(|s| s.expected.is_some()).count();

@@ -38,8 +38,12 @@ pub struct ProviderReport {
     pub state: ProviderState,
     /// Why it stopped, or null.
     pub reason: Option<ProviderReason>,
-    /// The version it answered (`"2.2"`), or null when it never answered one.
+    /// The version the switch accepted: `"2.2"`, or null when the provider never answered
+    /// one or answered one the switch cannot use (see `answered_version`).
     pub version: Option<String>,
+    /// (ours) The version the provider answered in WSPDATA (`"major.minor"`), accepted or
+    /// not, or null when its `WSPStartupEx` never succeeded.
+    pub answered_version: Option<String>,
     /// Which SAN extensions it provides.
     pub extensions: ExtensionFlags,
     /// Its NIC addresses.
@@ -220,11 +224,16 @@ pub struct TraceEvent {
 pub struct Summary {
     /// Providers per state; every state present, zeros included.
     pub providers: StateCounts,
-    /// Connects per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`); explain steps
-    /// count as connects (each is the decision a connect would meet).
+    /// Connect steps per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`); empty
+    /// while the runner makes no connects. Explain steps are not counted here.
     pub connects: BTreeMap<String, u32>,
-    /// Connects per reason code.
+    /// Connect steps per reason code.
     pub reasons: BTreeMap<ReasonCode, u32>,
+    /// (ours) Explain steps per result (`"tcp"`, `"san:<provider>"`): decisions, not
+    /// connections.
+    pub explains: BTreeMap<String, u32>,
+    /// (ours) Explain steps per reason code.
+    pub explain_reasons: BTreeMap<ReasonCode, u32>,
 }
 
 /// Providers per state.
@@ -274,8 +283,8 @@ mod tests {
         let mut summary = Summary::default();
         summary.providers.add(ProviderState::Ready);
         summary.providers.add(ProviderState::Rejected);
-        summary.connects.insert("san:ibal".into(), 1);
-        summary.reasons.insert(ReasonCode::RouteMatch, 1);
+        summary.explains.insert("san:ibal".into(), 1);
+        summary.explain_reasons.insert(ReasonCode::RouteMatch, 1);
         Report {
             providers: vec![
                 ProviderReport {
@@ -285,6 +294,7 @@ mod tests {
                     state: ProviderState::Ready,
                     reason: None,
                     version: Some("2.2".into()),
+                    answered_version: Some("2.2".into()),
                     extensions: ExtensionFlags {
                         register_memory: true,
                         rdma_read: true,
@@ -303,6 +313,7 @@ mod tests {
                         detail: "startup failed".into(),
                     }),
                     version: None,
+                    answered_version: None,
                     extensions: ExtensionFlags::default(),
                     addresses: vec![],
                 },
@@ -377,6 +388,7 @@ mod tests {
             keys(p),
             [
                 "addresses",
+                "answered_version",
                 "extensions",
                 "guid",
                 "host",
@@ -432,8 +444,20 @@ mod tests {
             sum["providers"],
             json!({"ready": 1, "rejected": 1, "ignored": 0, "retiring": 0, "retired": 0})
         );
-        assert_eq!(sum["connects"]["san:ibal"], 1);
-        assert_eq!(sum["reasons"]["route_match"], 1);
+        assert_eq!(
+            keys(sum),
+            [
+                "connects",
+                "explain_reasons",
+                "explains",
+                "providers",
+                "reasons"
+            ]
+        );
+        assert_eq!(sum["connects"], json!({}));
+        assert_eq!(sum["reasons"], json!({}));
+        assert_eq!(sum["explains"]["san:ibal"], 1);
+        assert_eq!(sum["explain_reasons"]["route_match"], 1);
     }
 
     #[test]

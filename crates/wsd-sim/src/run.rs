@@ -18,19 +18,24 @@
 //!   event carrying the index of its step (`step`, null during initialization).
 //! - Provider ids of the library are replaced by provider names everywhere, route
 //!   diagnostics' details included.
+//! - `providers[].version` is the version the switch accepted ([`REQUIRED_VERSION`], 2.2) or
+//!   null; `answered_version` is what the provider answered in WSPDATA, accepted or not
+//!   (null when its `WSPStartupEx` never succeeded).
+//! - `summary.connects`/`reasons` count connect steps only; explain steps (decisions, not
+//!   connections) count in `summary.explains`/`explain_reasons`.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use mock_provider::{AddressFault, MockCatalog, MockConfig, MockLoader};
 use serde_json::json;
-use spi_types::{DecodeError, Guid, WsaError};
+use spi_types::{DecodeError, WsaError};
 use switch_core::report::{
     Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
 };
 use switch_core::routing::RouteDiagnostic;
 use switch_core::startup::REQUIRED_VERSION;
-use switch_core::trace::{Call, CallArgs, TraceEvent as CoreTrace};
+use switch_core::trace::{CallArgs, TraceEvent as CoreTrace};
 use switch_core::{
     ProviderId, RouteDecision, RouteReason, RouteTarget, SocketKind, Switch, SwitchConfig,
     SwitchReport,
@@ -174,10 +179,9 @@ impl<'s> Simulation<'s> {
     fn collect_trace_of(&mut self, host: &mut SimHost<'_>, step: Option<usize>) {
         let events = &host.switch.trace()[host.traced..];
         let names = NameMap::new(&host.switch.report());
-        let tcpip = host.switch.tcpip_record().provider_id;
         for ev in events {
             self.trace
-                .push(trace_event(&host.spec.name, ev, step, &names, tcpip));
+                .push(trace_event(&host.spec.name, ev, step, &names));
         }
         host.traced = host.switch.trace().len();
     }
@@ -264,7 +268,13 @@ impl<'s> Simulation<'s> {
                         code: r.code(),
                         detail: cause_text(&r.cause),
                     }),
-                    version: p.version.map(|v| v.to_string()),
+                    // Only the version the switch accepted (scenario.md §2: "2.2" or null);
+                    // what the provider answered is in `answered_version`.
+                    version: p
+                        .version
+                        .filter(|v| *v == REQUIRED_VERSION)
+                        .map(|v| v.to_string()),
+                    answered_version: p.version.map(|v| v.to_string()),
                     extensions,
                     addresses: p.addresses.iter().map(ToString::to_string).collect(),
                 });
@@ -290,11 +300,16 @@ impl<'s> Simulation<'s> {
                 });
             }
         }
+        let sum = &mut report.summary;
         for s in &self.steps {
-            if let Some(reason) = &s.reason {
-                *report.summary.connects.entry(s.result.clone()).or_default() += 1;
-                *report.summary.reasons.entry(reason.code).or_default() += 1;
-            }
+            let Some(reason) = &s.reason else { continue };
+            let (results, reasons) = if s.op == Op::Connect.name() {
+                (&mut sum.connects, &mut sum.reasons)
+            } else {
+                (&mut sum.explains, &mut sum.explain_reasons)
+            };
+            *results.entry(s.result.clone()).or_default() += 1;
+            *reasons.entry(reason.code).or_default() += 1;
         }
         report
     }
@@ -638,20 +653,8 @@ fn diagnostic_detail(d: &CoreDiagnostic, names: &NameMap) -> String {
     }
 }
 
-fn trace_event(
-    host: &str,
-    ev: &CoreTrace,
-    step: Option<usize>,
-    names: &NameMap,
-    tcpip: Guid,
-) -> TraceEvent {
+fn trace_event(host: &str, ev: &CoreTrace, step: Option<usize>, names: &NameMap) -> TraceEvent {
     let args = match &ev.args {
-        // The switch records no arguments for a WSPStartupEx that panicked; it made the call
-        // with the version it always asks for and its TCP/IP record all the same.
-        CallArgs::None if ev.call == Call::StartupEx => Some(json!({
-            "version": REQUIRED_VERSION.to_string(),
-            "protocol_info": tcpip.to_string(),
-        })),
         CallArgs::None => None,
         CallArgs::Startup {
             version,

@@ -239,3 +239,14 @@ fn run_refuses_connect_listen_close_for_now() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
 }
+
+#[test]
+fn address_change_of_a_raw_provider_is_named_with_its_line() {
+    assert_bad(
+        "address-change-raw",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"cap\"\naddress_list_raw = { base = \"0x1000\", hex = \"\" }\n[[step]]\nop = \"address_change\"\nprovider = \"cap\"\naddresses = [\"10.0.0.1\"]\n",
+        8,
+        "step[0].provider",
+        "address_list_raw",
+    );
+}

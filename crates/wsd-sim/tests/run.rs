@@ -205,6 +205,10 @@ fn check_fixed_fields(name: &str, r: &Value) {
             "{name}"
         );
         assert!(p["addresses"].is_array(), "{name}: {p}");
+        assert!(
+            p["version"].is_null() || p["version"] == "2.2",
+            "{name}: version is \"2.2\" or null: {p}"
+        );
     }
     for x in arr("routes") {
         has_fields(name, &x, &["host", "subnet", "provider"]);
@@ -225,7 +229,17 @@ fn check_fixed_fields(name: &str, r: &Value) {
             has_fields(name, &x["args"], &["version", "protocol_info"]);
         }
     }
-    has_fields(name, &r["summary"], &["providers", "connects", "reasons"]);
+    has_fields(
+        name,
+        &r["summary"],
+        &[
+            "providers",
+            "connects",
+            "reasons",
+            "explains",
+            "explain_reasons",
+        ],
+    );
     for s in states {
         assert!(r["summary"]["providers"].get(s).is_some(), "{name}: {s}");
     }
@@ -356,6 +370,134 @@ fn panicking_providers_leave_the_output_clean() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     assert!(stdout(&o).contains("provider_panicked"));
+}
+
+#[test]
+fn explain_skips_connect_listen_and_close_steps_with_a_note() {
+    let text = "[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p\"\naddresses = [\"10.1.2.5\"]\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\nid = \"l\"\n[[step]]\nop = \"connect\"\nto = \"10.1.2.9:80\"\nid = \"c\"\n[[step]]\nop = \"close\"\nid = \"c\"\n[[step]]\nop = \"explain\"\nto = \"10.1.2.9:80\"\nexpect = \"san:p\"\n";
+    let p = scenario_file("explain-skip", text);
+    let p = p.display().to_string();
+    let o = wsd_sim(&["explain", &p, "--connect", "10.1.2.9:80"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("a: connect 10.1.2.9:80 (stream) -> san:p"),
+        "{}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("skips"), "{err}");
+    assert!(err.contains("line(s) 7, 11, 15 "), "{err}");
+    assert!(!err.contains("line(s) 7, 11, 15, 18"), "{err}");
+    // `run` still refuses them.
+    let o = wsd_sim(&["run", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    // Without such steps, explain says nothing on stderr.
+    let d = root().join("examples/default.toml");
+    let o = wsd_sim(&[
+        "explain",
+        &d.display().to_string(),
+        "--connect",
+        "10.1.2.9:80",
+    ]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+fn json_of(path: &Path) -> Value {
+    let o = wsd_sim(&["run", &path.display().to_string(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"))
+}
+
+fn provider<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["providers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no provider {name}"))
+}
+
+#[test]
+fn version_is_the_accepted_one_and_answered_version_what_the_provider_said() {
+    let r = json_of(&root().join("examples/faults/version_mismatch.toml"));
+    let old = provider(&r, "old");
+    assert_eq!(old["state"], "rejected");
+    assert_eq!(old["reason"]["code"], "version_mismatch");
+    assert_eq!(old["version"], Value::Null);
+    assert_eq!(old["answered_version"], "2.0");
+    let good = provider(&r, "good");
+    assert_eq!(good["version"], "2.2");
+    assert_eq!(good["answered_version"], "2.2");
+    let r = json_of(&root().join("examples/default.toml"));
+    let flaky = provider(&r, "flaky");
+    assert_eq!(flaky["version"], Value::Null);
+    assert_eq!(flaky["answered_version"], Value::Null);
+    for p in r["providers"].as_array().cloned().unwrap_or_default() {
+        assert!(
+            p["version"].is_null() || p["version"] == "2.2",
+            "version is \"2.2\" or null: {p}"
+        );
+    }
+}
+
+#[test]
+fn entry_faults_without_addresses_still_reject() {
+    let r = json_of(&root().join("examples/faults/fault_without_addresses.toml"));
+    for name in ["alien", "stray"] {
+        let p = provider(&r, name);
+        assert_eq!(p["state"], "rejected", "{p}");
+        assert_eq!(p["reason"]["code"], "address_list_invalid", "{p}");
+        assert_eq!(
+            p["reason"]["step"], "WSPIoctl(SIO_ADDRESS_LIST_QUERY)",
+            "{p}"
+        );
+    }
+    assert_eq!(provider(&r, "good")["state"], "ready");
+}
+
+#[test]
+fn explains_are_counted_apart_from_connects() {
+    let r = json_of(&root().join("examples/default.toml"));
+    let sum = &r["summary"];
+    assert_eq!(sum["connects"], serde_json::json!({}));
+    assert_eq!(sum["reasons"], serde_json::json!({}));
+    let explains: u64 = sum["explains"]
+        .as_object()
+        .map(|o| o.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    let steps = r["steps"]
+        .as_array()
+        .map(|a| a.iter().filter(|s| s["op"] == "explain").count())
+        .unwrap_or(0);
+    assert_eq!(explains, steps as u64);
+    assert_eq!(sum["explains"]["san:ibal"], 4);
+    assert_eq!(sum["explain_reasons"]["route_match"], 6);
+}
+
+#[test]
+fn a_panicking_startup_is_traced_with_the_arguments_switch_core_recorded() {
+    let r = json_of(&root().join("examples/faults/panic_at.toml"));
+    let ev = r["trace"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|t| t["provider"] == "boom_startup" && t["call"] == "WSPStartupEx")
+                .cloned()
+        })
+        .unwrap_or(Value::Null);
+    assert_eq!(ev["result"], "panic");
+    assert_eq!(ev["args"]["version"], "2.2");
+    // The TCP/IP record's provider GUID, as for every other provider's startup.
+    let good = r["trace"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|t| t["provider"] == "good" && t["call"] == "WSPStartupEx")
+                .cloned()
+        })
+        .unwrap_or(Value::Null);
+    assert_eq!(ev["args"]["protocol_info"], good["args"]["protocol_info"]);
+    assert!(ev["args"]["protocol_info"].is_string(), "{ev}");
 }
 
 #[test]

@@ -238,6 +238,15 @@ pub enum ErrorKind {
     /// An `address_change` step with a wrong combination of keys.
     #[error("{0}")]
     AddressChangeShape(&'static str),
+    /// An `address_change` of a provider that has `address_list_raw`: its raw answer is
+    /// replayed whatever its addresses, so the change would change nothing.
+    #[error(
+        "provider {provider:?} has address_list_raw, which it answers whatever its addresses: an address_change of it would change nothing"
+    )]
+    AddressChangeOfRaw {
+        /// The provider.
+        provider: String,
+    },
     /// `address_list_fault` (other than `"none"`) together with `address_list_raw`.
     #[error(
         "address_list_fault cannot be combined with address_list_raw: the raw answer is replayed byte for byte"

@@ -18,7 +18,9 @@
 //!   reported at the line of its table's header.
 //! - A key of another op (`backlog` on a connect step) is an error, not ignored: a key that
 //!   does nothing is most likely a mistake.
-//! - `address_change`: either `provider` with `addresses`, or `interfaces` alone.
+//! - `address_change`: either `provider` with `addresses`, or `interfaces` alone. Its
+//!   `provider` must not have `address_list_raw`: the raw answer is replayed whatever the
+//!   provider's addresses, so the change would change nothing.
 //! - `install`, `remove`, `address_change`'s `provider` and an `expect = "san:<p>"` must name
 //!   a provider defined on the step's host (installed or not). Whether a provider is
 //!   installed at that point is the runner's business (a result, not a file error).

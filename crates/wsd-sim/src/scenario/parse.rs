@@ -70,6 +70,7 @@ pub(crate) const STEP_KEYS: &[&str] = &[
 pub fn parse(src: &str) -> Result<Scenario, ScenarioErrors> {
     let mut p = Parser {
         src,
+        line_starts: line_starts(src),
         errors: Vec::new(),
     };
     let scenario = p.document();
@@ -135,18 +136,27 @@ fn join(path: &str, key: &str) -> String {
 
 struct Parser<'s> {
     src: &'s str,
+    /// The byte offset at which each line starts (0 first), for [`Parser::line`].
+    line_starts: Vec<usize>,
     errors: Vec<ScenarioError>,
 }
 
+/// The byte offset of the start of every line of `src`: 0, and one past each `\n`.
+fn line_starts(src: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect()
+}
+
 impl Parser<'_> {
+    /// The line (from 1) of byte `offset`: a binary search of the line starts.
     fn line(&self, offset: usize) -> usize {
-        self.src
-            .as_bytes()
-            .iter()
-            .take(offset)
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.line_starts.partition_point(|&start| start <= offset)
     }
 
     fn error(&mut self, span: &Range<usize>, key: String, kind: ErrorKind) {
@@ -858,6 +868,21 @@ impl Parser<'_> {
             return None;
         }
         let provider = self.required_for(tab, op, "provider", |s| provider_ref(s, host));
+        // A provider that replays a raw answer answers it whatever its addresses: the change
+        // would change nothing.
+        if let (Some(name), Some(h), Some(it)) = (&provider, host, tab.item("provider"))
+            && h.provider(name)
+                .is_some_and(|q| q.address_list_raw.is_some())
+        {
+            self.error(
+                &it.span,
+                it.key,
+                ErrorKind::AddressChangeOfRaw {
+                    provider: name.clone(),
+                },
+            );
+            return None;
+        }
         let addresses = if a {
             self.get_list(tab, "addresses", parse_ip)
         } else {

@@ -831,6 +831,58 @@ fn address_change_shapes() {
 }
 
 #[test]
+fn address_change_of_a_raw_provider_is_an_error() {
+    let src = format!(
+        "{HOST}[[host.provider]]\nname = \"p\"\naddress_list_raw = {{ base = \"0x10\", hex = \"\" }}\n[[step]]\nop = \"address_change\"\nprovider = \"p\"\naddresses = [\"10.0.0.1\"]\n"
+    );
+    assert_error(
+        &src,
+        8,
+        "step[0].provider",
+        |k| matches!(k, ErrorKind::AddressChangeOfRaw { provider } if provider == "p"),
+    );
+    let text = errors(&src)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("address_list_raw"), "{text}");
+    // Without the raw answer, the same step is fine.
+    assert!(
+        parse(&with_step(
+            "op = \"address_change\"\nprovider = \"p\"\naddresses = [\"10.0.0.1\"]\n"
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn large_scenario_is_checked() {
+    // Lines are found by a binary search of the line starts: a scan from the start of the
+    // file for every key made this quadratic (seconds for this file, and growing with its square).
+    const STEPS: usize = 20_000;
+    let mut src = String::from(HOST);
+    src.push_str("interfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p\"\naddresses = [\"10.1.2.5\"]\n");
+    for i in 0..STEPS {
+        src.push_str(&format!(
+            "[[step]]\nop = \"explain\"\nto = \"10.1.2.{}:80\"\nexpect = \"san:p\"\n",
+            i % 250 + 1
+        ));
+    }
+    let good = parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(good.steps.len(), STEPS);
+    // Steps start on line 7 and take 4 lines each.
+    assert_eq!(good.steps[0].line, 7);
+    assert_eq!(good.steps[STEPS - 1].line, 7 + 4 * (STEPS - 1));
+    // One bad value at the very end, to check the line found there too.
+    src.push_str("[[step]]\nop = \"explain\"\nto = \"10.1.2.9:0\"\n");
+    let last = 7 + 4 * STEPS;
+    assert_error(&src, last + 2, &format!("step[{STEPS}].to"), |k| {
+        matches!(k, ErrorKind::BadSocketAddress { .. })
+    });
+}
+
+#[test]
 fn expect_values() {
     let expect = |op: &str, extra: &str, e: &str| {
         parse(&with_step(&format!("op = {op:?}\n{extra}expect = {e:?}\n")))
