@@ -80,7 +80,9 @@ pub struct CatalogView {
 /// - a registration value that is not 16 bytes is reported (`malformed_registration`) and
 ///   skipped; one whose GUID has no entry is reported (`registration_without_catalog_entry`)
 ///   and skipped; the same GUID registered twice counts once;
-/// - an entry without `PFL_HIDDEN` is still used and reported (`provider_not_hidden`).
+/// - an entry without `PFL_HIDDEN` is still used and reported (`provider_not_hidden`);
+/// - a registration naming the TCP/IP provider's own GUID is reported
+///   (`registration_names_tcpip`) and skipped: TCP/IP is never started as a SAN provider.
 pub fn read_catalog(catalog: &dyn Catalog) -> CatalogView {
     let entries = catalog.entries();
     let mut view = CatalogView {
@@ -99,6 +101,10 @@ pub fn read_catalog(catalog: &dyn Catalog) -> CatalogView {
     let mut registered = BTreeSet::new();
     for reg in catalog.san_registrations() {
         match reg.provider_guid() {
+            Ok(guid) if guid == TCPIP_PROVIDER_GUID => {
+                view.diagnostics
+                    .push(Diagnostic::RegistrationNamesTcpip { name: reg.name });
+            }
             Ok(guid) => {
                 if !entries.iter().any(|e| e.guid() == guid) {
                     view.diagnostics

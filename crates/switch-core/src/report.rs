@@ -221,6 +221,14 @@ pub enum Diagnostic {
         /// What is wrong.
         error: DecodeError,
     },
+    /// A registration value names the TCP/IP provider itself.
+    #[error(
+        "registration `{name}` names the TCP/IP provider, which is never a SAN provider; skipped"
+    )]
+    RegistrationNamesTcpip {
+        /// The value's name.
+        name: String,
+    },
     /// A SAN provider's catalog entry lacks `PFL_HIDDEN`.
     #[error("catalog entry of SAN provider `{name}` ({guid}) lacks PFL_HIDDEN; used anyway")]
     ProviderNotHidden {
@@ -286,6 +294,7 @@ impl Diagnostic {
         match self {
             Diagnostic::RegistrationWithoutCatalogEntry { .. }
             | Diagnostic::MalformedRegistration { .. }
+            | Diagnostic::RegistrationNamesTcpip { .. }
             | Diagnostic::TcpipEntryMissing => Subject::None,
             Diagnostic::ProviderNotHidden { name, .. } => Subject::Name(name),
             Diagnostic::AddressRequeryFailed { provider, .. }
@@ -302,14 +311,16 @@ impl Diagnostic {
 
     /// The report code (`"registration_without_catalog_entry"`, `"malformed_registration"`,
     /// `"provider_not_hidden"`, `"duplicate_address"`, `"subnet_conflict"`, `"host_route"`, and
-    /// the switch's own `"tcpip_entry_missing"`, `"address_requery_failed"`,
-    /// `"cleanup_failed"`, `"optional_extension_missing"`).
+    /// the switch's own `"registration_names_tcpip"`, `"tcpip_entry_missing"`,
+    /// `"address_requery_failed"`, `"cleanup_failed"`, `"optional_extension_missing"`,
+    /// `"unusable_address"`).
     pub fn code(&self) -> &'static str {
         match self {
             Diagnostic::RegistrationWithoutCatalogEntry { .. } => {
                 "registration_without_catalog_entry"
             }
             Diagnostic::MalformedRegistration { .. } => "malformed_registration",
+            Diagnostic::RegistrationNamesTcpip { .. } => "registration_names_tcpip",
             Diagnostic::ProviderNotHidden { .. } => "provider_not_hidden",
             Diagnostic::TcpipEntryMissing => "tcpip_entry_missing",
             Diagnostic::Route(r) => r.code(),

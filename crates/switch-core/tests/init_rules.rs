@@ -1041,3 +1041,18 @@ fn init_2_a_finished_machine_takes_no_more_answers() {
     assert_eq!(m.advance(Answer::Closed(Ok(()))), None);
     assert_eq!(m.rejection().unwrap().code(), "WSASYSNOTREADY");
 }
+
+#[test]
+fn init_1_a_registration_naming_tcpip_is_reported_and_tcpip_is_never_started() {
+    let mut catalog = MockCatalog::with_tcpip();
+    catalog.add_registration("oops", TCPIP_PROVIDER_GUID.to_bytes().to_vec());
+    let mut loader = MockLoader::new();
+    let mut switch = Switch::new(SwitchConfig::default());
+    let report = switch.initialize(&catalog, &mut loader, vec![]);
+    assert!(report.providers.is_empty());
+    assert!(switch.trace().is_empty());
+    assert!(report.diagnostics.iter().any(|d| matches!(
+        d,
+        Diagnostic::RegistrationNamesTcpip { name } if name == "oops"
+    )));
+}
