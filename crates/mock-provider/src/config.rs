@@ -7,7 +7,11 @@ use spi_types::{Guid, SanExtension, WINOFED_PROVIDER_GUID, WinsockVersion, WsaEr
 use switch_core::trace::Call;
 
 /// How the answer to `SIO_ADDRESS_LIST_QUERY` goes wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// `Display` and `FromStr` use the names scenario files use: `"none"`, `"too_small_once"`,
+/// `"too_small_always"`, `"garbage"`, `"wrong_family"`, `"impossible_count"`,
+/// `"pointer_outside"`, `"error:<WSA name>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressFault {
     /// It does not: the list, or `WSAEFAULT` with the size needed when the buffer is too small.
     #[default]
@@ -28,6 +32,63 @@ pub enum AddressFault {
     PointerOutside,
     /// The query fails with this error.
     Error(WsaError),
+}
+
+/// The text is not an address-list fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressFaultParseError {
+    /// Not one of the fault names.
+    #[error(
+        "`{0}` is not an address-list fault (expected none, too_small_once, too_small_always, \
+         garbage, wrong_family, impossible_count, pointer_outside or error:<WSA name>)"
+    )]
+    UnknownFault(String),
+    /// `error:` followed by something that is not a WSA error name.
+    #[error("`{0}` is not a Winsock error name")]
+    UnknownError(String),
+}
+
+impl std::str::FromStr for AddressFault {
+    type Err = AddressFaultParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "none" => AddressFault::None,
+            "too_small_once" => AddressFault::TooSmallOnce,
+            "too_small_always" => AddressFault::TooSmallAlways,
+            "garbage" => AddressFault::Garbage,
+            "wrong_family" => AddressFault::WrongFamily,
+            "impossible_count" => AddressFault::ImpossibleCount,
+            "pointer_outside" => AddressFault::PointerOutside,
+            other => match other.strip_prefix("error:") {
+                Some(name) => AddressFault::Error(
+                    WsaError::from_name(name)
+                        .ok_or_else(|| AddressFaultParseError::UnknownError(name.to_owned()))?,
+                ),
+                None => return Err(AddressFaultParseError::UnknownFault(s.to_owned())),
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for AddressFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AddressFault::None => "none",
+            AddressFault::TooSmallOnce => "too_small_once",
+            AddressFault::TooSmallAlways => "too_small_always",
+            AddressFault::Garbage => "garbage",
+            AddressFault::WrongFamily => "wrong_family",
+            AddressFault::ImpossibleCount => "impossible_count",
+            AddressFault::PointerOutside => "pointer_outside",
+            AddressFault::Error(e) => {
+                return match e.name() {
+                    Some(n) => write!(f, "error:{n}"),
+                    None => write!(f, "error:{}", e.code()),
+                };
+            }
+        })
+    }
 }
 
 /// A captured `SIO_ADDRESS_LIST_QUERY` answer to replay: the buffer as the real provider wrote

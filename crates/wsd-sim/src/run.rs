@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use mock_provider::{AddressFault, MockCatalog, MockConfig, MockLoader};
+use mock_provider::{MockCatalog, MockConfig, MockLoader};
 use serde_json::json;
 use spi_types::{DecodeError, WsaError};
 use switch_core::report::{
@@ -46,8 +46,8 @@ use crate::report::{
     Route, StepReason, StepReport, TraceEvent,
 };
 use crate::scenario::{
-    Action, AddressChange, AddressListFault, Host, Op, Outcome, Profile, ProviderSpec,
-    RegistrationValue, Scenario, Step,
+    Action, AddressChange, Host, Op, Outcome, Profile, ProviderSpec, RegistrationValue, Scenario,
+    Step,
 };
 
 /// Why a scenario could not be run.
@@ -492,7 +492,7 @@ fn mock_config(p: &ProviderSpec) -> MockConfig {
         .with_version(p.version)
         .with_socket(result_of(p.socket))
         .with_addresses(p.addresses.iter().copied())
-        .with_address_fault(fault_of(p.address_list_fault))
+        .with_address_fault(p.address_list_fault)
         .with_cleanup(result_of(p.cleanup))
         .with_fabric(&p.fabric);
     if let Some(d) = &p.description {
@@ -520,19 +520,6 @@ fn result_of(o: Outcome) -> Result<(), WsaError> {
     match o {
         Outcome::Ok => Ok(()),
         Outcome::Fail(e) => Err(e),
-    }
-}
-
-fn fault_of(f: AddressListFault) -> AddressFault {
-    match f {
-        AddressListFault::None => AddressFault::None,
-        AddressListFault::TooSmallOnce => AddressFault::TooSmallOnce,
-        AddressListFault::TooSmallAlways => AddressFault::TooSmallAlways,
-        AddressListFault::Garbage => AddressFault::Garbage,
-        AddressListFault::WrongFamily => AddressFault::WrongFamily,
-        AddressListFault::ImpossibleCount => AddressFault::ImpossibleCount,
-        AddressListFault::PointerOutside => AddressFault::PointerOutside,
-        AddressListFault::Error(e) => AddressFault::Error(e),
     }
 }
 

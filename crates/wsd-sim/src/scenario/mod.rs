@@ -74,8 +74,8 @@ pub use spi_types::{Guid, SanExtension, WinsockVersion};
 pub use switch_core::SocketKind;
 pub use switch_core::trace::Call;
 pub use values::{
-    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_call, parse_extension,
-    parse_socket_addr, parse_socket_kind, parse_version, wsa_text,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_address_fault,
+    parse_call, parse_extension, parse_socket_addr, parse_socket_kind, parse_version, wsa_text,
 };
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use super::model::{
     Registration, RegistrationValue, Scenario, Step,
 };
 use super::values::{
-    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_base, parse_call,
-    parse_extension, parse_guid, parse_hex, parse_interface, parse_ip, parse_socket_addr,
-    parse_socket_kind, parse_version, parse_wsa,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_address_fault,
+    parse_base, parse_call, parse_extension, parse_guid, parse_hex, parse_interface, parse_ip,
+    parse_socket_addr, parse_socket_kind, parse_version, parse_wsa,
 };
 
 /// The keys of the top level.
@@ -492,7 +492,7 @@ impl Parser<'_> {
             .get_list(tab, "addresses", parse_ip)
             .unwrap_or_default();
         let address_list_fault = self
-            .get_parsed(tab, "address_list_fault", str::parse::<AddressListFault>)
+            .get_parsed(tab, "address_list_fault", parse_address_fault)
             .unwrap_or(AddressListFault::None);
         let address_list_raw = tab.item("address_list_raw").and_then(|it| self.raw(&it));
         if address_list_raw.is_some()

@@ -139,58 +139,18 @@ fn ext_index(ext: SanExtension) -> usize {
         .unwrap_or(0)
 }
 
-/// How a provider's `SIO_ADDRESS_LIST_QUERY` answer goes wrong (`address_list_fault` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressListFault {
-    /// `"none"`: a correct answer.
-    None,
-    /// `"too_small_once"`: WSAEFAULT with the right size, then the list.
-    TooSmallOnce,
-    /// `"too_small_always"`: WSAEFAULT every time.
-    TooSmallAlways,
-    /// `"garbage"`: bytes that are no list.
-    Garbage,
-    /// `"wrong_family"`: an entry of an unknown address family.
-    WrongFamily,
-    /// `"impossible_count"`: a count that does not fit the buffer.
-    ImpossibleCount,
-    /// `"pointer_outside"`: an entry points outside the buffer.
-    PointerOutside,
-    /// `"error:<WSA name>"`: the ioctl fails with that error.
-    Error(WsaError),
-}
+/// How a provider's `SIO_ADDRESS_LIST_QUERY` answer goes wrong (`address_list_fault` key): the
+/// mock provider's own fault type, whose text form is the scenario file's.
+pub use mock_provider::AddressFault as AddressListFault;
 
-impl FromStr for AddressListFault {
-    type Err = ErrorKind;
-    fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        Ok(match s {
-            "none" => AddressListFault::None,
-            "too_small_once" => AddressListFault::TooSmallOnce,
-            "too_small_always" => AddressListFault::TooSmallAlways,
-            "garbage" => AddressListFault::Garbage,
-            "wrong_family" => AddressListFault::WrongFamily,
-            "impossible_count" => AddressListFault::ImpossibleCount,
-            "pointer_outside" => AddressListFault::PointerOutside,
-            other => match other.strip_prefix("error:") {
-                Some(name) => AddressListFault::Error(parse_wsa(name)?),
-                None => return Err(ErrorKind::BadAddressListFault(s.to_owned())),
-            },
-        })
-    }
-}
-
-impl fmt::Display for AddressListFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AddressListFault::None => "none",
-            AddressListFault::TooSmallOnce => "too_small_once",
-            AddressListFault::TooSmallAlways => "too_small_always",
-            AddressListFault::Garbage => "garbage",
-            AddressListFault::WrongFamily => "wrong_family",
-            AddressListFault::ImpossibleCount => "impossible_count",
-            AddressListFault::PointerOutside => "pointer_outside",
-            AddressListFault::Error(e) => return write!(f, "error:{}", wsa_text(*e)),
-        })
+/// Parses an `address_list_fault` value.
+pub fn parse_address_fault(s: &str) -> Result<AddressListFault, ErrorKind> {
+    match s.parse::<AddressListFault>() {
+        Ok(f) => Ok(f),
+        Err(mock_provider::config::AddressFaultParseError::UnknownError(name)) => {
+            parse_wsa(&name).map(AddressListFault::Error)
+        }
+        Err(_) => Err(ErrorKind::BadAddressListFault(s.to_owned())),
     }
 }
 
