@@ -5,15 +5,19 @@
 //! intervals that cover the whole key space; each interval stores the answer of the longest
 //! prefix covering it (or "no route"). A lookup is then:
 //!
-//! 1. one subtraction and shift to find the key's bucket, and one load from `index`, which gives
-//!    the first interval that can contain the key;
-//! 2. a branch-free binary search of fixed depth (the same depth for every key of one table, so
-//!    the loop branch is perfectly predicted) over a window of `2 * half` starts;
-//! 3. one load from `vals`.
+//! 1. a shift (IPv6: also a subtraction and a clamp) to find the key's bucket, and one load
+//!    from `index`, which gives the first interval that can contain the key;
+//! 2. only when some bucket holds more than `K::COUNT` interval starts: a fixed number of
+//!    branch-free halvings (the same number for every key of one table, so the loop branch is
+//!    always predicted);
+//! 3. a branch-free count of the next `K::COUNT` starts that are `<=` the key, and one load
+//!    from `vals`.
 //!
-//! The index covers only the span between the first and the last interval boundary
-//! (`base .. base + (buckets << shift)`); keys below or above that span clamp to the first or
-//! last bucket, which is still correct because the answer is then the first or last interval.
+//! The IPv6 index covers only the span between the first and the last interval boundary
+//! (`base ..`); keys below or above it clamp to the first or last bucket, which is still
+//! correct because the answer is then in the first or last interval. The arrays are padded
+//! with `MAX` starts (whose answers repeat the last interval's) so that no window reads out of
+//! bounds.
 
 use std::fmt::Debug;
 use std::hint::select_unpredictable;
@@ -30,6 +34,12 @@ pub(crate) trait Key: Copy + Ord + Debug + Send + Sync + 'static {
     const ZERO: Self;
     /// All ones.
     const MAX: Self;
+    /// Width of the final counting window (vectorises well for `u32`; scalar for wider keys).
+    const COUNT: usize;
+    /// Whether the bucket index spans only the used key range (`base..`) instead of all keys.
+    const NORMALIZE: bool;
+    /// The low bits as a `usize` (callers guarantee the value fits).
+    fn low_usize(self) -> usize;
     /// `self - other`, or zero when `other > self`.
     fn sat_sub(self, other: Self) -> Self;
     /// `self + 1`, or `None` at `MAX`.
@@ -38,8 +48,6 @@ pub(crate) trait Key: Copy + Ord + Debug + Send + Sync + 'static {
     fn pred(self) -> Self;
     /// `self >> s` for `s < BITS`.
     fn shr(self, s: u32) -> Self;
-    /// `b << s` (callers guarantee it fits).
-    fn from_bucket(b: usize, s: u32) -> Self;
     /// `min(self, limit)` as a `usize`.
     fn min_usize(self, limit: usize) -> usize;
     /// Number of leading zero bits.
@@ -48,14 +56,22 @@ pub(crate) trait Key: Copy + Ord + Debug + Send + Sync + 'static {
     fn add(self, other: Self) -> Self;
     /// Widen to `u128`.
     fn widen(self) -> u128;
+    /// Bitwise exclusive or.
+    fn xor(self, other: Self) -> Self;
 }
 
 macro_rules! impl_key {
-    ($t:ty) => {
+    ($t:ty, $count:expr, $normalize:expr) => {
         impl Key for $t {
             const BITS: u32 = <$t>::BITS;
             const ZERO: Self = 0;
             const MAX: Self = <$t>::MAX;
+            const COUNT: usize = $count;
+            const NORMALIZE: bool = $normalize;
+            #[inline(always)]
+            fn low_usize(self) -> usize {
+                self as usize
+            }
             #[inline(always)]
             fn sat_sub(self, other: Self) -> Self {
                 self.saturating_sub(other)
@@ -71,10 +87,6 @@ macro_rules! impl_key {
             #[inline(always)]
             fn shr(self, s: u32) -> Self {
                 self >> s
-            }
-            #[inline(always)]
-            fn from_bucket(b: usize, s: u32) -> Self {
-                (b as $t) << s
             }
             #[inline(always)]
             fn min_usize(self, limit: usize) -> usize {
@@ -96,12 +108,18 @@ macro_rules! impl_key {
             fn widen(self) -> u128 {
                 self as u128
             }
+            #[inline(always)]
+            fn xor(self, other: Self) -> Self {
+                self ^ other
+            }
         }
     };
 }
-impl_key!(u32);
-impl_key!(u64);
-impl_key!(u128);
+// IPv4 keys index the whole address space (one shift, no clamp); IPv6 keys, concentrated in a
+// small part of theirs (2000::/3), index the span between the first and last boundary.
+impl_key!(u32, 8, false);
+impl_key!(u64, 4, true);
+impl_key!(u128, 1, true);
 
 /// One family's compiled intervals (see the module docs).
 #[derive(Clone, PartialEq, Eq)]
@@ -134,18 +152,29 @@ impl<K: Key> Flat<K> {
     /// The class of the interval containing `key`.
     #[inline(always)]
     pub(crate) fn find(&self, key: K) -> u32 {
-        let b = key
-            .sat_sub(self.base)
-            .shr(self.shift)
-            .min_usize(self.last_bucket);
+        let b = if K::NORMALIZE {
+            key.sat_sub(self.base)
+                .shr(self.shift)
+                .min_usize(self.last_bucket)
+        } else {
+            key.shr(self.shift).low_usize()
+        };
         let mut pos = self.index[b] as usize;
+        // Binary phase (only for windows wider than COUNT): a fixed number of halvings, so the
+        // loop branch is predicted; the step itself is a conditional move.
         let mut half = self.half;
-        while half > 0 {
+        while half >= K::COUNT {
             let mid = pos + half;
             pos = select_unpredictable(self.starts[mid] <= key, mid, pos);
             half >>= 1;
         }
-        self.vals[pos]
+        // Counting phase: the answer is in `pos .. pos + COUNT`, so it is `pos` plus the number
+        // of the next COUNT starts that are <= key (sorted; branch-free, vectorisable).
+        let mut found = 0usize;
+        for &s in &self.starts[pos + 1..pos + 1 + K::COUNT] {
+            found += usize::from(s <= key);
+        }
+        self.vals[pos + found]
     }
 
     /// The real intervals as `(first key, last key, class)`.
@@ -180,45 +209,70 @@ impl<K: Key> Flat<K> {
         debug_assert_eq!(starts.len(), vals.len());
         debug_assert!(!starts.is_empty() && starts[0] == K::ZERO);
         let n = starts.len();
-        if n == 1 {
-            return Self {
-                base: K::ZERO,
-                shift: K::BITS - 1,
-                last_bucket: 0,
-                half: 0,
-                index: vec![0].into_boxed_slice(),
-                starts: starts.into_boxed_slice(),
-                vals: vals.into_boxed_slice(),
-                len: 1,
-            };
-        }
-        let base = starts[1].pred();
-        let range = starts[n - 1].sat_sub(base);
+        let (base, range) = if K::NORMALIZE && n > 1 {
+            let base = starts[1].pred();
+            (base, starts[n - 1].sat_sub(base))
+        } else {
+            (K::ZERO, K::MAX)
+        };
         let need = K::BITS - range.lz();
-        let shift = need.saturating_sub(bucket_bits(n));
-        let buckets = range.shr(shift).min_usize(usize::MAX - 1) + 1;
-        let mut index = Vec::with_capacity(buckets);
-        let mut i = 0usize;
-        for b in 0..buckets {
-            let t = base.add(K::from_bucket(b, shift));
-            while i + 1 < n && starts[i + 1] <= t {
-                i += 1;
+        let shift_for = |k: u32| need.saturating_sub(k).min(K::BITS - 1);
+        // The fewest buckets whose widest window fits the counting phase (no COUNT consecutive
+        // starts in one bucket), within the memory bounds of `bucket_bits`.
+        let (k_min, k_max) = bucket_bits(n);
+        let c = K::COUNT;
+        let k = if c >= 2 && n > c {
+            // Starts i and i + c - 1 share a bucket iff their offsets agree above the shift.
+            let mut max_shift = K::BITS - 1;
+            for i in 1..n - c + 1 {
+                let a = starts[i].sat_sub(base).pred();
+                let b = starts[i + c - 1].sat_sub(base).pred();
+                max_shift = max_shift.min(K::BITS - 1 - a.xor(b).lz());
             }
-            index.push(i as u32);
+            need.saturating_sub(max_shift).clamp(k_min, k_max)
+        } else {
+            k_max
+        };
+        let mut memo = [0usize; 129];
+        let mut window_at = |k: u32| {
+            let slot = &mut memo[k as usize];
+            if *slot == 0 {
+                *slot = window_for(&starts, base, shift_for(k));
+            }
+            *slot
+        };
+        let mut k = k;
+        let mut window = window_at(k);
+        if window > c {
+            // The counting window is out of reach (dense clusters): take the fewest buckets
+            // that still give this window (windows only shrink as buckets get finer).
+            let (mut lo, mut hi) = (k_min, k);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if window_at(mid) <= window {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            k = hi;
+            window = window_at(k);
         }
-        let mut widest = 1usize;
-        for b in 0..buckets {
-            let hi = if b + 1 < buckets {
-                index[b + 1] as usize
-            } else {
-                n - 1
-            };
-            widest = widest.max(hi - index[b] as usize + 1);
+        let shift = shift_for(k);
+        let buckets = range.shr(shift).min_usize(usize::MAX - 1) + 1;
+        // Bucket b starts at key t_b = base + (b << shift) and points at the last interval
+        // starting at or before t_b: fill runs of buckets interval by interval.
+        let mut index: Vec<u32> = Vec::with_capacity(buckets);
+        for (i, &s) in starts.iter().enumerate().skip(1) {
+            // First bucket with t_b >= s (s > base for every interval after the first).
+            let first = s.sat_sub(base).pred().shr(shift).min_usize(buckets - 1) + 1;
+            index.resize(first.min(buckets).max(index.len()), (i - 1) as u32);
         }
-        let window = widest.next_power_of_two();
+        index.resize(buckets, (n - 1) as u32);
         let last_val = vals[n - 1];
-        starts.resize(n + window - 1, K::MAX);
-        vals.resize(n + window - 1, last_val);
+        let padded = n + window.max(K::COUNT) + 1;
+        starts.resize(padded, K::MAX);
+        vals.resize(padded, last_val);
         Self {
             base,
             shift,
@@ -232,11 +286,32 @@ impl<K: Key> Flat<K> {
     }
 }
 
-/// log2 of the number of buckets for `n` intervals: about one bucket per interval for small
-/// tables (the index stays in L1/L2), one per four intervals for large ones (memory).
-fn bucket_bits(n: usize) -> u32 {
-    let lg = usize::BITS - (n - 1).leading_zeros();
-    if n <= 1 << 14 { lg } else { lg - 2 }.min(24)
+/// Range of log2 bucket counts to try for `n` intervals: up to four buckets per interval for
+/// small tables (the index stays in cache), one per two to four intervals (about one per
+/// prefix, at most 4 bytes a prefix) for large ones.
+fn bucket_bits(n: usize) -> (u32, u32) {
+    let lg = usize::BITS - n.saturating_sub(1).leading_zeros();
+    if n <= 1 << 14 {
+        (lg.saturating_sub(1), lg + 2)
+    } else {
+        (lg - 2, lg - 1)
+    }
+}
+
+/// The widest search window (a power of two) that buckets of `1 << shift` keys from `base`
+/// need: one more than the most interval starts falling inside one bucket.
+fn window_for<K: Key>(starts: &[K], base: K, shift: u32) -> usize {
+    let mut widest = 0usize;
+    let mut run = 0usize;
+    // No bucket number is MAX: offsets minus one are at most MAX - 1.
+    let mut current = K::MAX;
+    for &s in starts.iter().skip(1) {
+        let bucket = s.sat_sub(base).pred().shr(shift);
+        run = if bucket == current { run + 1 } else { 1 };
+        current = bucket;
+        widest = widest.max(run);
+    }
+    (widest + 1).next_power_of_two()
 }
 
 /// Flattens prefixes sorted by `(start, prefix length)` (parents before children, no two equal)
@@ -346,5 +421,31 @@ mod tests {
         let flat = Flat::<u128>::empty();
         assert_eq!(flat.find(0), 0);
         assert_eq!(flat.find(u128::MAX), 0);
+    }
+
+    #[test]
+    fn route_1_dense_bucket_uses_binary_phase_and_stays_exact() {
+        // 200 host routes and nested /30s in one corner, one far-away /8: one bucket gets
+        // hundreds of intervals, so the lookup needs binary steps before counting.
+        let mut p: Vec<(u32, u32, u32)> = Vec::new();
+        for i in 0..50u32 {
+            p.push((0x0a00_0000 + i * 8, 0x0a00_0000 + i * 8 + 3, i));
+            p.push((0x0a00_0000 + i * 8 + 1, 0x0a00_0000 + i * 8 + 1, 100 + i));
+        }
+        p.push((0xc800_0000, 0xc8ff_ffff, 999));
+        p.sort_by_key(|x| (x.0, u32::MAX - (x.1 - x.0)));
+        let iv = flatten(p.iter().copied(), p.len());
+        let (s, v): (Vec<u32>, Vec<u32>) = iv.iter().map(|&(s, r)| (s, r.wrapping_add(1))).unzip();
+        let flat = Flat::compile(s, v);
+        assert!(
+            flat.half >= <u32 as Key>::COUNT,
+            "window {} should exceed COUNT",
+            flat.half * 2
+        );
+        for key in
+            (0x09ff_fff0..0x0a00_0200).chain([0xc7ff_ffff, 0xc800_0000, 0xc8ff_ffff, 0xc900_0000])
+        {
+            assert_eq!(flat.find(key), reference(&p, key), "key {key:#x}");
+        }
     }
 }

@@ -12,7 +12,7 @@
 //!  connect / listen ──> SharedRoutes::load() ──> decide_connect / decide_listen ──> RouteDecision
 //! ```
 //!
-//! * [`build`] turns each ready provider's address list (in catalog order, i.e. [`ProviderId`]
+//! * [`build`] turns each ready provider's address list (in catalog order, i.e. [`ProviderId`](crate::id::ProviderId)
 //!   order) and the TCP/IP provider's interface prefixes into a [`RoutingTable`], reporting what
 //!   it had to decide as [`RouteDiagnostic`]s.
 //! * [`RoutingTable`] is immutable. Its lookup structure is a flat array of disjoint address
@@ -31,7 +31,7 @@
 //! * **Duplicates (ADDR-2).** Addresses are compared by value after mapping IPv4-mapped IPv6
 //!   addresses to IPv4 (`::ffff:10.0.0.1` equals `10.0.0.1`). The first claimant in catalog
 //!   order keeps the address, for routing and for listen decisions; later ones are reported.
-//! * **Conflicts (ROUTE-4).** Two providers claiming one subnet: the lower [`ProviderId`]
+//! * **Conflicts (ROUTE-4).** Two providers claiming one subnet: the lower [`ProviderId`](crate::id::ProviderId)
 //!   (earlier catalog entry) wins; the loser is reported once per subnet.
 //! * **Unusable addresses.** A provider listing the unspecified, a multicast or the limited
 //!   broadcast address gets it ignored and reported ([`RouteDiagnostic::UnusableAddress`]).
@@ -58,13 +58,24 @@
 //!
 //! # Performance
 //!
-//! Prefixes are flattened into disjoint intervals, each holding its resolved answer (a small
-//! class number standing for *(prefix length, provider)*; the matched subnet is the destination
-//! truncated to that length). IPv4 keys are `u32`; IPv6 keys are the top 64 bits when every IPv6
-//! prefix is at most `/64`, else the whole `u128`. A lookup is one bucket-index load, a
-//! branch-free binary search of fixed depth over a short window
-//! ([`std::hint::select_unpredictable`]) and one value load. Memory is at most about 8 bytes
-//! per interval plus 4 per bucket (at most `2n + 1` intervals for `n` prefixes).
+//! Prefixes are flattened into disjoint intervals covering the whole address space, each
+//! holding its resolved answer: a small class number standing for *(prefix length, provider)*;
+//! the matched subnet is the destination truncated to that length. IPv4 keys are `u32`; IPv6
+//! keys are the top 64 bits when every IPv6 prefix is at most `/64`, else the whole `u128`.
+//! A lookup is:
+//!
+//! 1. one shift and one load from a direct bucket index (IPv4: the top `k` bits, `k` sized to
+//!    the table; IPv6: `k` bits of the span between the first and the last boundary), giving
+//!    the first interval the key can be in;
+//! 2. for wide buckets only, a fixed number of branch-free halvings
+//!    ([`std::hint::select_unpredictable`]), the same number for every key of the table;
+//! 3. a branch-free count of how many of the next 8 (IPv4) or 4 (IPv6) interval starts are
+//!    `<=` the key (vectorised for IPv4), and one load of the answer.
+//!
+//! Interval starts and answers are separate arrays (4 + 4 bytes per IPv4 interval), padded so
+//! that no lookup reads out of bounds. A table of `n` prefixes has at most `2n + 1` intervals;
+//! large tables get about one bucket per prefix, so IPv4 costs at most about 20 bytes per
+//! prefix ([`RoutingTable::memory_bytes`]). No `unsafe` is used.
 
 mod build;
 mod decision;

@@ -1,5 +1,6 @@
 //! The compiled, immutable routing table and its decisions.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -151,6 +152,88 @@ fn blocks(
     }
 }
 
+/// Sorts IPv4 routes by (start, length, provider); packs them into `u64` keys when provider
+/// ids fit in 24 bits (they are catalog positions), which sorts about twice as fast.
+fn sort_v4(v4: &mut [(u32, u8, ProviderId)]) {
+    if v4.iter().all(|r| r.2.0 < 1 << 24) {
+        let mut keys: Vec<u64> = v4
+            .iter()
+            .map(|&(s, len, p)| (u64::from(s) << 32) | (u64::from(len) << 24) | u64::from(p.0))
+            .collect();
+        keys.sort_unstable();
+        for (slot, k) in v4.iter_mut().zip(keys) {
+            *slot = (
+                (k >> 32) as u32,
+                (k >> 24) as u8,
+                ProviderId((k & 0xff_ffff) as u32),
+            );
+        }
+    } else {
+        v4.sort_unstable();
+    }
+}
+
+/// Sorts IPv6 routes by (start, length, provider); packs them into `u128` keys when every
+/// prefix is at most `/64` and provider ids fit in 24 bits.
+fn sort_v6(v6: &mut [(u128, u8, ProviderId)]) {
+    if v6.iter().all(|r| r.1 <= 64 && r.2.0 < 1 << 24) {
+        let mut keys: Vec<u128> = v6
+            .iter()
+            .map(|&(s, len, p)| {
+                (s & !u128::from(u64::MAX)) | (u128::from(len) << 24) | u128::from(p.0)
+            })
+            .collect();
+        keys.sort_unstable();
+        for (slot, k) in v6.iter_mut().zip(keys) {
+            let start = k & !u128::from(u64::MAX);
+            *slot = (start, (k >> 24) as u8, ProviderId((k & 0xff_ffff) as u32));
+        }
+    } else {
+        v6.sort_unstable();
+    }
+}
+
+/// Numbers the distinct (prefix length, provider) pairs, 1-based in first-seen order (0 means
+/// no route); returns the class table and each route's class, per family.
+fn assign_classes(
+    v4: &[(u32, u8, ProviderId)],
+    v6: &[(u128, u8, ProviderId)],
+) -> (Vec<Class>, Vec<u32>, Vec<u32>) {
+    let mut classes = vec![Class {
+        len: 0,
+        provider: ProviderId(u32::MAX),
+    }];
+    let pairs = v4
+        .iter()
+        .map(|r| (r.1, r.2))
+        .chain(v6.iter().map(|r| (r.1, r.2)));
+    let max_id = pairs.clone().map(|(_, p)| p.0).max().unwrap_or(0);
+    let mut ids: Vec<u32> = Vec::with_capacity(v4.len() + v6.len());
+    if max_id < 4096 {
+        // Small catalog ids: a dense (provider, length) table.
+        let mut dense = vec![0u32; (max_id as usize + 1) * 129];
+        for (len, p) in pairs {
+            let slot = &mut dense[p.0 as usize * 129 + usize::from(len)];
+            if *slot == 0 {
+                classes.push(Class { len, provider: p });
+                *slot = (classes.len() - 1) as u32;
+            }
+            ids.push(*slot);
+        }
+    } else {
+        let mut seen: HashMap<(u8, ProviderId), u32> = HashMap::new();
+        for (len, p) in pairs {
+            let id = *seen.entry((len, p)).or_insert_with(|| {
+                classes.push(Class { len, provider: p });
+                (classes.len() - 1) as u32
+            });
+            ids.push(id);
+        }
+    }
+    let class6 = ids.split_off(v4.len());
+    (classes, ids, class6)
+}
+
 impl RoutingTable {
     /// Compiles routes directly (for tests, benches and callers with their own builder).
     ///
@@ -165,47 +248,42 @@ impl RoutingTable {
         routes: Vec<(IpNet, ProviderId)>,
         mut owners: Vec<(IpAddr, ProviderId)>,
     ) -> Self {
-        let mut v4: Vec<(u32, u8, ProviderId)> = Vec::with_capacity(routes.len());
-        let mut v6: Vec<(u128, u8, ProviderId)> = Vec::new();
+        let n6 = routes.iter().filter(|r| r.0.addr().is_ipv6()).count();
+        let mut v4: Vec<(u32, u8, ProviderId)> = Vec::with_capacity(routes.len() - n6);
+        let mut v6: Vec<(u128, u8, ProviderId)> = Vec::with_capacity(n6);
+        // The same normalisation as `canonical_net`, on integers.
+        let mask4 = |len: u8| u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
         for (net, provider) in routes {
-            match canonical_net(net) {
-                IpNet::V4(n) => v4.push((u32::from(n.network()), n.prefix_len(), provider)),
-                IpNet::V6(n) => v6.push((u128::from(n.network()), n.prefix_len(), provider)),
+            match net {
+                IpNet::V4(n) => {
+                    let len = n.prefix_len();
+                    v4.push((u32::from(n.addr()) & mask4(len), len, provider));
+                }
+                IpNet::V6(n) => {
+                    let (a, len) = (u128::from(n.addr()), n.prefix_len());
+                    if len >= 96 && a >> 32 == 0xffff {
+                        v4.push((a as u32 & mask4(len - 96), len - 96, provider));
+                    } else {
+                        let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                        v6.push((a & mask, len, provider));
+                    }
+                }
             }
         }
-        v4.sort_unstable();
+        sort_v4(&mut v4);
         v4.dedup_by(|later, kept| later.0 == kept.0 && later.1 == kept.1);
-        v6.sort_unstable();
+        sort_v6(&mut v6);
         v6.dedup_by(|later, kept| later.0 == kept.0 && later.1 == kept.1);
 
-        let class_key = |len: u8, p: ProviderId| (u64::from(p.0) << 8) | u64::from(len);
-        let mut keys: Vec<u64> = v4
-            .iter()
-            .map(|r| class_key(r.1, r.2))
-            .chain(v6.iter().map(|r| class_key(r.1, r.2)))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let class_of = |len: u8, p: ProviderId| match keys.binary_search(&class_key(len, p)) {
-            Ok(i) | Err(i) => i as u32 + 1,
-        };
-        let mut classes = Vec::with_capacity(keys.len() + 1);
-        classes.push(Class {
-            len: 0,
-            provider: ProviderId(u32::MAX),
-        });
-        classes.extend(keys.iter().map(|k| Class {
-            len: (k & 0xff) as u8,
-            provider: ProviderId((k >> 8) as u32),
-        }));
-
+        let (classes, class4, class6) = assign_classes(&v4, &v6);
         let p4: Vec<(u32, u32, u32)> = v4
             .iter()
-            .map(|&(s, len, p)| {
+            .zip(&class4)
+            .map(|(&(s, len, _), &class)| {
                 (
                     s,
                     prefix_end(s, 32 - u32::from(len), |h| u32::MAX >> (32 - h)),
-                    class_of(len, p),
+                    class,
                 )
             })
             .collect();
@@ -222,12 +300,13 @@ impl RoutingTable {
         let (v6_flat, vis6) = if short {
             let p6: Vec<(u64, u64, u32)> = v6
                 .iter()
-                .map(|&(s, len, p)| {
+                .zip(&class6)
+                .map(|(&(s, len, _), &class)| {
                     let s = (s >> 64) as u64;
                     (
                         s,
                         prefix_end(s, 64 - u32::from(len), |h| u64::MAX >> (64 - h)),
-                        class_of(len, p),
+                        class,
                     )
                 })
                 .collect();
@@ -236,11 +315,12 @@ impl RoutingTable {
         } else {
             let p6: Vec<(u128, u128, u32)> = v6
                 .iter()
-                .map(|&(s, len, p)| {
+                .zip(&class6)
+                .map(|(&(s, len, _), &class)| {
                     (
                         s,
                         prefix_end(s, 128 - u32::from(len), |h| u128::MAX >> (128 - h)),
-                        class_of(len, p),
+                        class,
                     )
                 })
                 .collect();
@@ -269,32 +349,41 @@ impl RoutingTable {
     /// The most specific route containing `addr` (ROUTE-1), or `None`.
     ///
     /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is looked up as IPv4.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, addr: IpAddr) -> Option<Route> {
         match addr {
             IpAddr::V4(a) => self.lookup_v4(a),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => self.lookup_v4(v4),
-                None => self.lookup_v6(a),
-            },
+            IpAddr::V6(a) => {
+                // ::ffff:a.b.c.d, tested on the integer (cheaper than `to_ipv4_mapped`).
+                let key = u128::from(a);
+                if key >> 32 == 0xffff {
+                    self.lookup_v4(Ipv4Addr::from(key as u32))
+                } else {
+                    self.lookup_v6(a)
+                }
+            }
         }
     }
 
-    #[inline]
-    fn lookup_v4(&self, a: Ipv4Addr) -> Option<Route> {
+    /// [`lookup`](Self::lookup) for an IPv4 address.
+    #[inline(always)]
+    pub fn lookup_v4(&self, a: Ipv4Addr) -> Option<Route> {
         let key = u32::from(a);
         let idx = self.v4.find(key);
         let c = self.classes[idx as usize];
         let mask = u32::MAX.checked_shl(32 - u32::from(c.len)).unwrap_or(0);
-        let subnet = IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(key & mask), c.len));
+        // `c.len <= 32` by construction; no panic path, so unused subnets cost nothing.
+        let subnet = IpNet::V4(Ipv4Net::new(Ipv4Addr::from(key & mask), c.len).unwrap_or_default());
         (idx != 0).then_some(Route {
             subnet,
             provider: c.provider,
         })
     }
 
-    #[inline]
-    fn lookup_v6(&self, a: Ipv6Addr) -> Option<Route> {
+    /// [`lookup`](Self::lookup) for an IPv6 address that is not IPv4-mapped (a mapped one is
+    /// looked up as IPv6 here; use [`lookup`](Self::lookup) to have it taken as IPv4).
+    #[inline(always)]
+    pub fn lookup_v6(&self, a: Ipv6Addr) -> Option<Route> {
         let key = u128::from(a);
         let class = match &self.v6 {
             V6::Short(f) => f.find((key >> 64) as u64),
@@ -303,20 +392,11 @@ impl RoutingTable {
         let idx = class;
         let c = self.classes[idx as usize];
         let mask = u128::MAX.checked_shl(128 - u32::from(c.len)).unwrap_or(0);
-        let subnet = IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(key & mask), c.len));
+        let subnet = IpNet::V6(Ipv6Net::new(Ipv6Addr::from(key & mask), c.len).unwrap_or_default());
         (idx != 0).then_some(Route {
             subnet,
             provider: c.provider,
         })
-    }
-
-    /// EXPERIMENT
-    #[inline]
-    pub fn exp_class(&self, addr: IpAddr) -> u32 {
-        match addr {
-            IpAddr::V4(a) => self.v4.find(u32::from(a)),
-            IpAddr::V6(_) => 0,
-        }
     }
 
     /// The SAN provider whose NIC has address `addr` (compared by value, IPv4-mapped as IPv4).
