@@ -44,73 +44,101 @@ pub struct BuildOutput {
 ///
 /// Every kept address is recorded for listen decisions (ROUTE-3).
 pub fn build(interfaces: &[IpNet], providers: &[RouteInput<'_>]) -> BuildOutput {
-    let interfaces: Vec<IpNet> = interfaces.iter().map(|&n| canonical_net(n)).collect();
+    // The interface prefixes themselves go through the same longest-prefix table, so finding
+    // the most specific prefix holding an address is one lookup, not a scan of every interface.
+    let interface_table = RoutingTable::from_routes(
+        interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (canonical_net(n), ProviderId(i as u32)))
+            .collect(),
+    );
     let mut order: Vec<&RouteInput<'_>> = providers.iter().collect();
     order.sort_by_key(|p| p.provider);
+    let total: usize = order.iter().map(|p| p.addresses.len()).sum();
+
+    // Duplicates (ADDR-2) are found by sorting rather than hashing: every usable address with
+    // its position in catalog order, sorted by value; within a run of equal addresses the first
+    // position owns it and the others are duplicates of it.
+    let is_unusable = |a: IpAddr| match a {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+    };
+    let mut listed: Vec<(IpAddr, usize, ProviderId)> = Vec::with_capacity(total);
+    for input in &order {
+        for &raw in input.addresses {
+            listed.push((raw.to_canonical(), listed.len(), input.provider));
+        }
+    }
+    let mut by_value: Vec<(IpAddr, usize, ProviderId)> = listed
+        .iter()
+        .copied()
+        .filter(|(a, _, _)| !is_unusable(*a))
+        .collect();
+    by_value.sort_unstable_by_key(|&(a, seq, _)| (a, seq));
+    let mut first_owner: Vec<Option<ProviderId>> = vec![None; listed.len()];
+    for run in by_value.chunk_by(|x, y| x.0 == y.0) {
+        let owner = run[0].2;
+        for &(_, seq, _) in &run[1..] {
+            first_owner[seq] = Some(owner);
+        }
+    }
 
     let mut diagnostics = Vec::new();
-    let mut owner_of: HashMap<IpAddr, ProviderId> = HashMap::new();
-    let mut owners: Vec<(IpAddr, ProviderId)> = Vec::new();
+    let mut owners: Vec<(IpAddr, ProviderId)> = Vec::with_capacity(total);
     let mut claims: HashMap<IpNet, ProviderId> = HashMap::new();
     let mut routes: Vec<(IpNet, ProviderId)> = Vec::new();
     let mut reported: HashSet<(IpNet, ProviderId)> = HashSet::new();
+    // Consecutive addresses of one provider usually share a subnet: remember the last claim.
+    let mut last_claim: Option<(IpNet, ProviderId)> = None;
 
-    for input in order {
-        let provider = input.provider;
-        for &raw in input.addresses {
-            let address = raw.to_canonical();
-            let unusable = match address {
-                IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
-                IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
-            };
-            if unusable {
-                diagnostics.push(RouteDiagnostic::UnusableAddress { provider, address });
-                continue;
-            }
-            if let Some(&first) = owner_of.get(&address) {
-                diagnostics.push(RouteDiagnostic::DuplicateAddress {
+    for &(address, seq, provider) in &listed {
+        if is_unusable(address) {
+            diagnostics.push(RouteDiagnostic::UnusableAddress { provider, address });
+            continue;
+        }
+        if let Some(first) = first_owner[seq] {
+            diagnostics.push(RouteDiagnostic::DuplicateAddress {
+                address,
+                first,
+                second: provider,
+            });
+            continue;
+        }
+        owners.push((address, provider));
+
+        let subnet = match interface_table.lookup(address) {
+            Some(route) => route.subnet,
+            None => {
+                let host = IpNet::from(address);
+                diagnostics.push(RouteDiagnostic::HostRoute {
+                    provider,
                     address,
-                    first,
-                    second: provider,
+                    subnet: host,
                 });
-                continue;
+                host
             }
-            owner_of.insert(address, provider);
-            owners.push((address, provider));
-
-            let subnet = match interfaces
-                .iter()
-                .filter(|net| net.contains(&address))
-                .max_by_key(|net| net.prefix_len())
-            {
-                Some(&net) => net,
-                None => {
-                    let host = IpNet::from(address);
-                    diagnostics.push(RouteDiagnostic::HostRoute {
-                        provider,
+        };
+        if last_claim == Some((subnet, provider)) {
+            continue;
+        }
+        match claims.get(&subnet) {
+            None => {
+                claims.insert(subnet, provider);
+                routes.push((subnet, provider));
+                last_claim = Some((subnet, provider));
+            }
+            Some(&winner) if winner != provider => {
+                if reported.insert((subnet, provider)) {
+                    diagnostics.push(RouteDiagnostic::SubnetConflict {
+                        subnet,
+                        winner,
+                        loser: provider,
                         address,
-                        subnet: host,
                     });
-                    host
                 }
-            };
-            match claims.get(&subnet) {
-                None => {
-                    claims.insert(subnet, provider);
-                    routes.push((subnet, provider));
-                }
-                Some(&winner) if winner != provider => {
-                    if reported.insert((subnet, provider)) {
-                        diagnostics.push(RouteDiagnostic::SubnetConflict {
-                            subnet,
-                            winner,
-                            loser: provider,
-                            address,
-                        });
-                    }
-                }
-                Some(_) => {}
             }
+            Some(_) => last_claim = Some((subnet, provider)),
         }
     }
     for d in &diagnostics {
