@@ -135,7 +135,7 @@ fn config_of(i: usize, s: &Schedule) -> MockConfig {
         .with_version(s.version)
         .with_socket(s.socket)
         .with_addresses(addresses_of(i))
-        .with_address_fault(s.address_fault.clone())
+        .with_address_fault(s.address_fault)
         .with_cleanup(s.cleanup);
     for (ext, answer) in SanExtension::ALL.into_iter().zip(s.extensions) {
         c = c.with_extension(ext, answer);

@@ -389,10 +389,7 @@ fn init_3_invalid_address_lists_are_rejected_with_what_was_wrong() {
         (AddressFault::ImpossibleCount, "cannot fit"),
         (AddressFault::PointerOutside, "outside the buffer"),
     ] {
-        let h = host(
-            vec![good("a", "10.1.0.1").with_address_fault(fault.clone())],
-            &[],
-        );
+        let h = host(vec![good("a", "10.1.0.1").with_address_fault(fault)], &[]);
         assert_eq!(state(&h.report, "a"), ProviderState::Rejected, "{fault:?}");
         assert_eq!(code(&h.report, "a"), "address_list_invalid", "{fault:?}");
         let reason = h.report.provider("a").unwrap().reason.clone().unwrap();
