@@ -24,6 +24,8 @@ pub enum Struct {
     ProtocolChain,
     /// `WSAPROTOCOL_INFOW`.
     ProtocolInfoW,
+    /// `WSAPROTOCOL_INFOA`: as the W form but `szProtocol` is 256 bytes.
+    ProtocolInfoA,
     /// `SOCKADDR`.
     Sockaddr,
     /// `SOCKADDR_IN`.
@@ -56,6 +58,15 @@ pub enum Struct {
     UpcallTableEx,
     /// `WSPPROC_TABLE` (30 function pointers).
     ProcTable,
+    /// The WinOFED provider's RDMA buffer descriptor (provider-private; the switch treats a
+    /// descriptor as opaque bytes of the length the provider reports).
+    WinofedRdmaDescriptor,
+    /// `SOCKET` (`UINT_PTR`).
+    Socket,
+    /// `GROUP` (`unsigned int`).
+    Group,
+    /// `BOOL` (`int`).
+    Bool,
 }
 
 /// A structure's size, alignment and named field offsets.
@@ -174,6 +185,11 @@ pub fn layout(s: Struct, w: PointerWidth) -> Layout {
                 ("szProtocol", 116),
             ],
         ),
+        Struct::ProtocolInfoA => {
+            let mut w = layout(Struct::ProtocolInfoW, w);
+            w.size = 372;
+            w
+        }
         Struct::Sockaddr => l(16, 2, &[("sa_family", 0), ("sa_data", 2)]),
         Struct::SockaddrIn => l(
             16,
@@ -251,6 +267,14 @@ pub fn layout(s: Struct, w: PointerWidth) -> Layout {
                 .map(|(i, n)| (*n, i * p))
                 .collect(),
         },
+        Struct::WinofedRdmaDescriptor => l(
+            24,
+            8,
+            &[("iova", 0), ("lkey", 8), ("rkey", 12), ("node1", 16)],
+        ),
+        Struct::Socket => l(p, p, &[]),
+        Struct::Group => l(4, 4, &[]),
+        Struct::Bool => l(4, 4, &[]),
         Struct::ProcTable => Layout {
             size: 30 * p,
             align: p,

@@ -470,3 +470,27 @@ fn facts_3_14_proc_table_member_order_and_size() {
         .collect();
     check(Struct::ProcTable, (240, 120), &fields);
 }
+
+#[test]
+fn facts_3_3_protocol_info_a_and_3_12_scalars_and_3_15_winofed_descriptor() {
+    for w in [PointerWidth::Bits64, PointerWidth::Bits32] {
+        let a = layout(Struct::ProtocolInfoA, w);
+        assert_eq!(a.size, 372);
+        assert_eq!(a.offset("szProtocol"), Some(116));
+        assert_eq!(layout(Struct::Group, w).size, 4);
+        assert_eq!(layout(Struct::Bool, w).size, 4);
+        let d = layout(Struct::WinofedRdmaDescriptor, w);
+        assert_eq!(d.size, 24);
+        assert_eq!(
+            [
+                d.offset("iova"),
+                d.offset("lkey"),
+                d.offset("rkey"),
+                d.offset("node1")
+            ],
+            [Some(0), Some(8), Some(12), Some(16)]
+        );
+    }
+    assert_eq!(layout(Struct::Socket, PointerWidth::Bits64).size, 8);
+    assert_eq!(layout(Struct::Socket, PointerWidth::Bits32).size, 4);
+}
