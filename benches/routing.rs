@@ -190,239 +190,161 @@ fn linear(nets: &[(IpNet, u32)], q: IpAddr) -> u32 {
     best.map_or(0, |(_, p)| p + 1)
 }
 
-fn v4_lookup(c: &mut Criterion) {
-    let mut g = c.benchmark_group("v4_lookup");
-    g.throughput(Throughput::Elements(QUERIES as u64));
-    for &n in &V4_SIZES {
-        let table = gen_v4(n, 0x5eed_0000 + n as u64);
-        let qs = queries_v4(&table, 0x9e3 + n as u64);
-        let ips: Vec<IpAddr> = qs.iter().map(|&a| IpAddr::V4(a)).collect();
-        let nets: Vec<Ipv4Net> = qs.iter().map(|&a| Ipv4Net::from(a)).collect();
-        lookup_bench(
-            &mut g,
-            "ours",
-            n,
-            || ours_report(ours_from(&table), "v4", n),
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&qs) {
-                    acc = acc.wrapping_add(t.lookup_v4(q).map_or(0, |r| r.provider.0 + 1));
+/// One lookup group (IPv4 or IPv6): every implementation at every table size.
+macro_rules! lookup_group {
+    (
+        $name:ident, $sizes:expr, $gen:ident, $queries:ident, $seed:expr, $qseed:expr,
+        $family:ident, $net:ty, $label:literal, $lookup:ident, $network:ty, $longest:ident,
+        $prefix:ty $(,)?
+    ) => {
+        fn $name(c: &mut Criterion) {
+            let mut g = c.benchmark_group(stringify!($name));
+            g.throughput(Throughput::Elements(QUERIES as u64));
+            for &n in &$sizes {
+                let table = $gen(n, $seed + n as u64);
+                let qs = $queries(&table, $qseed + n as u64);
+                let ips: Vec<IpAddr> = qs.iter().map(|&a| IpAddr::$family(a)).collect();
+                let nets: Vec<$net> = qs.iter().map(|&a| <$net>::from(a)).collect();
+                lookup_bench(
+                    &mut g,
+                    "ours",
+                    n,
+                    || ours_report(ours_from(&table), $label, n),
+                    |t| {
+                        let mut acc = 0u32;
+                        for &q in black_box(&qs) {
+                            acc = acc.wrapping_add(t.$lookup(q).map_or(0, |r| r.provider.0 + 1));
+                        }
+                        acc
+                    },
+                );
+                lookup_bench(
+                    &mut g,
+                    "ours_ipaddr",
+                    n,
+                    || ours_from(&table),
+                    |t| {
+                        let mut acc = 0u32;
+                        for &q in black_box(&ips) {
+                            acc = acc.wrapping_add(t.lookup(q).map_or(0, |r| r.provider.0 + 1));
+                        }
+                        acc
+                    },
+                );
+                lookup_bench(
+                    &mut g,
+                    "prefix_trie",
+                    n,
+                    || {
+                        let mut t = prefix_trie::PrefixMap::<$net, u32>::new();
+                        for &(net, p) in &table {
+                            t.insert(net, p);
+                        }
+                        t
+                    },
+                    |t| {
+                        let mut acc = 0u32;
+                        for q in black_box(&nets) {
+                            acc = acc.wrapping_add(t.get_lpm(q).map_or(0, |(_, v)| v + 1));
+                        }
+                        acc
+                    },
+                );
+                lookup_bench(
+                    &mut g,
+                    "ip_network_table",
+                    n,
+                    || {
+                        let mut t = ip_network_table::IpNetworkTable::<u32>::new();
+                        for &(net, p) in &table {
+                            let net = <$network>::new(net.network(), net.prefix_len()).unwrap();
+                            t.insert(net, p);
+                        }
+                        t
+                    },
+                    |t| {
+                        let mut acc = 0u32;
+                        for &q in black_box(&qs) {
+                            acc = acc.wrapping_add(t.$longest(q).map_or(0, |(_, v)| v + 1));
+                        }
+                        acc
+                    },
+                );
+                lookup_bench(
+                    &mut g,
+                    "iptrie_lc",
+                    n,
+                    || {
+                        let mut t = iptrie::map::RTrieMap::<$prefix, u32>::with_root(0);
+                        for &(net, p) in &table {
+                            t.insert(<$prefix>::from(net), p + 1);
+                        }
+                        t.compress()
+                    },
+                    |t| {
+                        let mut acc = 0u32;
+                        for q in black_box(&qs) {
+                            acc = acc.wrapping_add(*t.lookup(q).1);
+                        }
+                        acc
+                    },
+                );
+                if n <= LINEAR_MAX {
+                    lookup_bench(
+                        &mut g,
+                        "linear",
+                        n,
+                        || {
+                            table
+                                .iter()
+                                .map(|&(n, p)| (IpNet::from(n), p))
+                                .collect::<Vec<_>>()
+                        },
+                        |t| {
+                            let mut acc = 0u32;
+                            for &q in black_box(&ips) {
+                                acc = acc.wrapping_add(linear(t, q));
+                            }
+                            acc
+                        },
+                    );
                 }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "ours_ipaddr",
-            n,
-            || ours_from(&table),
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&ips) {
-                    acc = acc.wrapping_add(t.lookup(q).map_or(0, |r| r.provider.0 + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "prefix_trie",
-            n,
-            || {
-                let mut t = prefix_trie::PrefixMap::<Ipv4Net, u32>::new();
-                for &(net, p) in &table {
-                    t.insert(net, p);
-                }
-                t
-            },
-            |t| {
-                let mut acc = 0u32;
-                for q in black_box(&nets) {
-                    acc = acc.wrapping_add(t.get_lpm(q).map_or(0, |(_, v)| v + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "ip_network_table",
-            n,
-            || {
-                let mut t = ip_network_table::IpNetworkTable::<u32>::new();
-                for &(net, p) in &table {
-                    let net =
-                        ip_network::Ipv4Network::new(net.network(), net.prefix_len()).unwrap();
-                    t.insert(net, p);
-                }
-                t
-            },
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&qs) {
-                    acc = acc.wrapping_add(t.longest_match_ipv4(q).map_or(0, |(_, v)| v + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "iptrie_lc",
-            n,
-            || {
-                let mut t = iptrie::map::RTrieMap::<iptrie::Ipv4Prefix, u32>::with_root(0);
-                for &(net, p) in &table {
-                    t.insert(iptrie::Ipv4Prefix::from(net), p + 1);
-                }
-                t.compress()
-            },
-            |t| {
-                let mut acc = 0u32;
-                for q in black_box(&qs) {
-                    acc = acc.wrapping_add(*t.lookup(q).1);
-                }
-                acc
-            },
-        );
-        if n <= LINEAR_MAX {
-            lookup_bench(
-                &mut g,
-                "linear",
-                n,
-                || {
-                    table
-                        .iter()
-                        .map(|&(n, p)| (IpNet::from(n), p))
-                        .collect::<Vec<_>>()
-                },
-                |t| {
-                    let mut acc = 0u32;
-                    for &q in black_box(&ips) {
-                        acc = acc.wrapping_add(linear(t, q));
-                    }
-                    acc
-                },
-            );
+            }
+            g.finish();
         }
-    }
-    g.finish();
+    };
 }
 
-fn v6_lookup(c: &mut Criterion) {
-    let mut g = c.benchmark_group("v6_lookup");
-    g.throughput(Throughput::Elements(QUERIES as u64));
-    for &n in &V6_SIZES {
-        let table = gen_v6(n, 0x6eed_0000 + n as u64);
-        let qs = queries_v6(&table, 0x6e3 + n as u64);
-        let ips: Vec<IpAddr> = qs.iter().map(|&a| IpAddr::V6(a)).collect();
-        let nets: Vec<Ipv6Net> = qs.iter().map(|&a| Ipv6Net::from(a)).collect();
-        lookup_bench(
-            &mut g,
-            "ours",
-            n,
-            || ours_report(ours_from(&table), "v6", n),
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&qs) {
-                    acc = acc.wrapping_add(t.lookup_v6(q).map_or(0, |r| r.provider.0 + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "ours_ipaddr",
-            n,
-            || ours_from(&table),
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&ips) {
-                    acc = acc.wrapping_add(t.lookup(q).map_or(0, |r| r.provider.0 + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "prefix_trie",
-            n,
-            || {
-                let mut t = prefix_trie::PrefixMap::<Ipv6Net, u32>::new();
-                for &(net, p) in &table {
-                    t.insert(net, p);
-                }
-                t
-            },
-            |t| {
-                let mut acc = 0u32;
-                for q in black_box(&nets) {
-                    acc = acc.wrapping_add(t.get_lpm(q).map_or(0, |(_, v)| v + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "ip_network_table",
-            n,
-            || {
-                let mut t = ip_network_table::IpNetworkTable::<u32>::new();
-                for &(net, p) in &table {
-                    let net =
-                        ip_network::Ipv6Network::new(net.network(), net.prefix_len()).unwrap();
-                    t.insert(net, p);
-                }
-                t
-            },
-            |t| {
-                let mut acc = 0u32;
-                for &q in black_box(&qs) {
-                    acc = acc.wrapping_add(t.longest_match_ipv6(q).map_or(0, |(_, v)| v + 1));
-                }
-                acc
-            },
-        );
-        lookup_bench(
-            &mut g,
-            "iptrie_lc",
-            n,
-            || {
-                let mut t = iptrie::map::RTrieMap::<iptrie::Ipv6Prefix, u32>::with_root(0);
-                for &(net, p) in &table {
-                    t.insert(iptrie::Ipv6Prefix::from(net), p + 1);
-                }
-                t.compress()
-            },
-            |t| {
-                let mut acc = 0u32;
-                for q in black_box(&qs) {
-                    acc = acc.wrapping_add(*t.lookup(q).1);
-                }
-                acc
-            },
-        );
-        if n <= LINEAR_MAX {
-            lookup_bench(
-                &mut g,
-                "linear",
-                n,
-                || {
-                    table
-                        .iter()
-                        .map(|&(n, p)| (IpNet::from(n), p))
-                        .collect::<Vec<_>>()
-                },
-                |t| {
-                    let mut acc = 0u32;
-                    for &q in black_box(&ips) {
-                        acc = acc.wrapping_add(linear(t, q));
-                    }
-                    acc
-                },
-            );
-        }
-    }
-    g.finish();
-}
+lookup_group!(
+    v4_lookup,
+    V4_SIZES,
+    gen_v4,
+    queries_v4,
+    0x5eed_0000,
+    0x9e3,
+    V4,
+    Ipv4Net,
+    "v4",
+    lookup_v4,
+    ip_network::Ipv4Network,
+    longest_match_ipv4,
+    iptrie::Ipv4Prefix,
+);
+lookup_group!(
+    v6_lookup,
+    V6_SIZES,
+    gen_v6,
+    queries_v6,
+    0x6eed_0000,
+    0x6e3,
+    V6,
+    Ipv6Net,
+    "v6",
+    lookup_v6,
+    ip_network::Ipv6Network,
+    longest_match_ipv6,
+    iptrie::Ipv6Prefix,
+);
 
 fn build(c: &mut Criterion) {
     let mut g = c.benchmark_group("build");
