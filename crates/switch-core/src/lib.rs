@@ -28,6 +28,8 @@
 //!   [`ProviderLoader`](provider::ProviderLoader).
 //! - [`catalog`]: the [`Catalog`](catalog::Catalog) trait and the rules for reading it (INIT-1).
 //! - [`startup`]: one provider's initialization as an explicit state machine (INIT-2..INIT-4).
+//! - [`address`]: the address-list query and its retry rule, shared by initialization and
+//!   address changes (INIT-3, ADDR-1).
 //! - [`routing`]: the subnet-to-provider table, its atomic publication and the connect and
 //!   listen decisions (INIT-3a, ROUTE-1..4, ADDR-1, ADDR-2).
 //! - [`trace`], [`report`]: what the switch says it did.
@@ -38,10 +40,10 @@
 //!
 //! - **Version** (INIT-2a): the switch asks for 2.2 and accepts only a `WSPDATA.wVersion` of
 //!   exactly 2.2; anything else is `version_mismatch`, and the provider is cleaned up.
-//! - **Address-list retries** (INIT-3): the first buffer is [`startup::INITIAL_ADDRESS_BUFFER`]
+//! - **Address-list retries** (INIT-3): the first buffer is [`address::INITIAL_ADDRESS_BUFFER`]
 //!   bytes; `WSAEFAULT` with a size is retried with that size (or the size already offered, if
-//!   larger), at most [`startup::MAX_ADDRESS_QUERY_ATTEMPTS`] queries and
-//!   [`startup::MAX_ADDRESS_BUFFER`] bytes; `WSAEFAULT` with no size is an error. The answer is
+//!   larger), at most [`address::MAX_ADDRESS_QUERY_ATTEMPTS`] queries and
+//!   [`address::MAX_ADDRESS_BUFFER`] bytes; `WSAEFAULT` with no size is an error. The answer is
 //!   decoded against the buffer's own address, with the pointer width of
 //!   [`SwitchConfig::pointer_width`] (32-bit layouts need a buffer below 4 GiB, that is a 32-bit
 //!   process, as on Windows).
@@ -72,6 +74,7 @@
 //!
 //! See [`Switch`]; the `mock-provider` crate has ready-made catalogs and providers.
 
+pub mod address;
 pub mod catalog;
 mod driver;
 pub mod id;

@@ -20,27 +20,20 @@
 
 use std::net::IpAddr;
 
-use spi_types::address_list::{PointerWidth, decode_address_list};
+use spi_types::address_list::PointerWidth;
 use spi_types::{Guid, SanExtension, WinsockVersion, WsaError, WspData};
 
+pub use crate::address::{
+    AddressAnswer, AddressProgress, AddressQuery, INITIAL_ADDRESS_BUFFER, MAX_ADDRESS_BUFFER,
+    MAX_ADDRESS_QUERY_ATTEMPTS,
+};
 use crate::id::ProviderId;
-use crate::provider::{ExtensionHandle, IoctlFailure, ProviderSocket};
+use crate::provider::{ExtensionHandle, ProviderSocket};
 use crate::report::{Diagnostic, ExtensionFailure, ExtensionSet, RejectCause, Rejection};
 use crate::trace::{Call, CallArgs, CallResult, TraceEvent};
 
 /// The version the switch asks for and requires.
 pub const REQUIRED_VERSION: WinsockVersion = WinsockVersion::V2_2;
-
-/// The first address-list buffer offered (room for about 120 IPv4 addresses on 64-bit).
-pub const INITIAL_ADDRESS_BUFFER: usize = 4096;
-
-/// How many times the address list is asked for before the switch gives up on a provider that
-/// keeps answering `WSAEFAULT` (the first query and three retries with the size asked for).
-pub const MAX_ADDRESS_QUERY_ATTEMPTS: u32 = 4;
-
-/// The largest address-list buffer the switch offers (16 MiB, about 500,000 IPv4 addresses); a
-/// provider asking for more is rejected rather than trusted.
-pub const MAX_ADDRESS_BUFFER: usize = 16 << 20;
 
 /// The next call the driver must make for a machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,95 +82,6 @@ pub enum Answer {
     CleanedUp(Result<(), WsaError>),
     /// The provider panicked inside the call; the text is the panic's message.
     Panicked(String),
-}
-
-/// The answer to one address-list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressAnswer {
-    /// Success: the output buffer as the provider left it, and the address it had.
-    Filled {
-        /// The buffer.
-        buffer: Vec<u8>,
-        /// Its address (pointers in the list point into it).
-        base: u64,
-    },
-    /// Failure, with `lpcbBytesReturned` (the size needed, for `WSAEFAULT`).
-    Failed(IoctlFailure),
-}
-
-/// Where an address query stands after one answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressProgress {
-    /// Ask again with a buffer of this size.
-    Retry(usize),
-    /// The provider's addresses.
-    Done(Vec<IpAddr>),
-    /// The query failed.
-    Failed(RejectCause),
-}
-
-/// An address-list query with its retry rule: a `WSAEFAULT` answer with a size is retried with
-/// that size (or the size already offered, if larger), up to [`MAX_ADDRESS_QUERY_ATTEMPTS`]
-/// queries and [`MAX_ADDRESS_BUFFER`] bytes. A `WSAEFAULT` with no size is an error, since
-/// there is nothing to retry with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressQuery {
-    attempts: u32,
-    buffer_len: usize,
-    width: PointerWidth,
-}
-
-impl AddressQuery {
-    /// A query for a provider in a process of pointer width `width`.
-    pub fn new(width: PointerWidth) -> Self {
-        AddressQuery {
-            attempts: 0,
-            buffer_len: INITIAL_ADDRESS_BUFFER,
-            width,
-        }
-    }
-
-    /// The size of the buffer to offer next.
-    pub fn buffer_len(&self) -> usize {
-        self.buffer_len
-    }
-
-    /// Takes one answer.
-    pub fn on_answer(&mut self, answer: &AddressAnswer) -> AddressProgress {
-        self.attempts += 1;
-        match answer {
-            AddressAnswer::Filled { buffer, base } => {
-                match decode_address_list(buffer, *base, self.width) {
-                    Ok(list) => AddressProgress::Done(list.into_iter().map(|a| a.ip()).collect()),
-                    Err(e) => AddressProgress::Failed(RejectCause::AddressListInvalid(e)),
-                }
-            }
-            AddressAnswer::Failed(f) if f.error == WsaError::WSAEFAULT => {
-                let needed = f.bytes_returned;
-                if needed == 0 {
-                    // No size: nothing to retry with.
-                    AddressProgress::Failed(RejectCause::Wsa(WsaError::WSAEFAULT))
-                } else if needed > MAX_ADDRESS_BUFFER {
-                    AddressProgress::Failed(RejectCause::AddressListTooLarge {
-                        needed,
-                        limit: MAX_ADDRESS_BUFFER,
-                    })
-                } else if self.attempts >= MAX_ADDRESS_QUERY_ATTEMPTS {
-                    AddressProgress::Failed(RejectCause::AddressListRetriesExhausted {
-                        attempts: self.attempts,
-                        needed,
-                    })
-                } else {
-                    // A size no larger than the buffer offered (the list changed meanwhile, or
-                    // the provider is confused) is retried with the larger of the two, within
-                    // the same bound.
-                    self.buffer_len = needed.max(self.buffer_len);
-                    AddressProgress::Retry(self.buffer_len)
-                }
-            }
-            AddressAnswer::Failed(f) => AddressProgress::Failed(RejectCause::Wsa(f.error)),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,14 +208,10 @@ impl InitMachine {
                 }
             },
             (NextCall::QueryAddresses { buffer_len, .. }, Answer::Addresses(a)) => {
-                let needed = match &a {
-                    AddressAnswer::Failed(f) if f.error == WsaError::WSAEFAULT => {
-                        Some(f.bytes_returned)
-                    }
-                    _ => None,
-                };
-                args = CallArgs::AddressQuery { buffer_len, needed };
-                self.on_addresses(call, &a)
+                let (result, query_args) = a.traced(buffer_len);
+                args = query_args;
+                self.on_addresses(call, &a);
+                result
             }
             (NextCall::GetExtension { extension, .. }, Answer::Extension(r)) => {
                 self.on_extension(extension, r)
@@ -381,13 +281,9 @@ impl InitMachine {
         }
     }
 
-    fn on_addresses(&mut self, call: Call, a: &AddressAnswer) -> CallResult {
-        let result = match a {
-            AddressAnswer::Filled { .. } => CallResult::Ok,
-            AddressAnswer::Failed(f) => CallResult::Error(f.error),
-        };
+    fn on_addresses(&mut self, call: Call, a: &AddressAnswer) {
         let Phase::Querying(q) = &mut self.phase else {
-            return result;
+            return;
         };
         match q.on_answer(a) {
             AddressProgress::Retry(_) => {}
@@ -397,7 +293,6 @@ impl InitMachine {
             }
             AddressProgress::Failed(cause) => self.fail(call, cause),
         }
-        result
     }
 
     fn on_extension(

@@ -8,8 +8,9 @@ use ipnet::IpNet;
 use spi_types::address_list::PointerWidth;
 use spi_types::{Guid, ProtocolInfo, SanExtension, WsaError, WspData};
 
+use crate::address::{Requery, requery};
 use crate::catalog::{Catalog, CatalogEntry, read_catalog};
-use crate::driver::{CallContext, close_and_cleanup, guarded, perform, query_addresses};
+use crate::driver::{CallContext, close_and_cleanup, guarded, perform};
 use crate::id::ProviderId;
 use crate::provider::{ExtensionHandle, ProviderLoader, ProviderSocket, SanProvider, Upcalls};
 use crate::report::{
@@ -19,7 +20,7 @@ use crate::report::{
 use crate::routing::{
     ListenDecision, RouteDecision, RouteInput, RoutingTable, SharedRoutes, SocketKind, build,
 };
-use crate::startup::{AddressProgress, AddressQuery, Answer, InitMachine};
+use crate::startup::InitMachine;
 use crate::trace::{Call, CallArgs, CallResult, TraceEvent};
 use crate::upcall::UpcallTable;
 
@@ -318,7 +319,9 @@ impl Switch {
     }
 
     /// A handle readers on other threads can load the current table from; it follows every
-    /// replacement.
+    /// replacement. Every provider in a published table is ready (the table is rebuilt whenever
+    /// one stops being ready), so such a reader can decide with
+    /// `table.decide_connect(dest, kind, |_| true)` and get the switch's answer.
     pub fn shared_routes(&self) -> Arc<SharedRoutes> {
         self.routes.clone()
     }
@@ -608,50 +611,18 @@ impl Switch {
         let (Some(instance), Some(socket)) = (slot.instance.as_mut(), slot.socket) else {
             return;
         };
-        let mut query = AddressQuery::new(width);
-        let mut events = Vec::new();
-        let outcome = loop {
-            let buffer_len = query.buffer_len();
-            match query_addresses(instance.as_mut(), socket, buffer_len) {
-                Answer::Addresses(a) => {
-                    let (result, needed) = match &a {
-                        crate::startup::AddressAnswer::Filled { .. } => (CallResult::Ok, None),
-                        crate::startup::AddressAnswer::Failed(f) => (
-                            CallResult::Error(f.error),
-                            (f.error == WsaError::WSAEFAULT).then_some(f.bytes_returned),
-                        ),
-                    };
-                    events.push((result, CallArgs::AddressQuery { buffer_len, needed }));
-                    match query.on_answer(&a) {
-                        AddressProgress::Retry(_) => continue,
-                        AddressProgress::Done(list) => break Ok(list),
-                        AddressProgress::Failed(cause) => break Err(Some(cause)),
-                    }
-                }
-                Answer::Panicked(msg) => {
-                    events.push((
-                        CallResult::Panic,
-                        CallArgs::AddressQuery {
-                            buffer_len,
-                            needed: None,
-                        },
-                    ));
-                    break Err(Some(RejectCause::Panicked(msg)));
-                }
-                _ => break Err(Some(RejectCause::Wsa(WsaError::WSAEINVAL))),
-            }
-        };
+        let Requery { events, outcome } = requery(instance.as_mut(), socket, width);
         for (result, args) in events {
             self.push_trace(id, &name, Call::AddressListQuery, result, args);
         }
         let slot = &mut self.slots[idx];
         match outcome {
             Ok(list) => slot.addresses = list,
-            Err(Some(RejectCause::Panicked(msg))) => {
+            Err(cause @ RejectCause::Panicked(_)) => {
                 slot.rejection = Some(Rejection {
                     provider: name,
                     step: Call::AddressListQuery,
-                    cause: RejectCause::Panicked(msg),
+                    cause,
                 });
                 slot.addresses.clear();
                 self.shut_provider(idx);
@@ -659,12 +630,10 @@ impl Switch {
             }
             Err(cause) => {
                 slot.addresses.clear();
-                if let Some(cause) = cause {
-                    self.note(Diagnostic::AddressRequeryFailed {
-                        provider: name,
-                        cause,
-                    });
-                }
+                self.note(Diagnostic::AddressRequeryFailed {
+                    provider: name,
+                    cause,
+                });
             }
         }
     }
