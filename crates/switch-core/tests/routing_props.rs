@@ -5,7 +5,9 @@
 //! 16,384 checked lookups per test; the three lookup tests (IPv4, IPv6 up to /64, mixed with
 //! IPv6 longer than /64) check 49,152 lookups, plus 256 full `routes()` comparisons each. The
 //! large-table tests (dense clusters, so lookups need binary steps before the counting phase)
-//! run 24 tables of 300 to 1,500 prefixes with 256 queries each, twice (6,144 lookups each).
+//! run 24 tables of 300 to 1,500 prefixes with 256 queries each, twice (6,144 lookups each);
+//! the dense-cluster tests (hundreds of prefixes nested under one IPv4 /16 and one IPv6 /32)
+//! run 32 tables with 256 queries each, twice (8,192 lookups each).
 //! The builder test runs 256 random catalogs.
 
 use std::cmp::Reverse;
@@ -232,6 +234,79 @@ proptest! {
     #[test]
     fn route_1_large_clustered_tables_long_ipv6_match_linear_reference(
         routes in big_routes(128),
+        seeds in prop::collection::vec((any::<u128>(), any::<u8>()), 256),
+    ) {
+        check_table(routes, seeds)?;
+    }
+}
+
+/// Dense clusters: one IPv4 /16 and one IPv6 /32 holding up to 400 nested prefixes each (the
+/// direct-index buckets there hold far more intervals than one counting window, so lookups take
+/// binary steps first), plus a few far-away prefixes of both families (so that the IPv6 index
+/// spans far more than the /32).
+fn dense_routes(max_v6_len: u8) -> impl Strategy<Value = Vec<(IpNet, ProviderId)>> {
+    (
+        any::<u32>(),
+        any::<u128>(),
+        prop::collection::vec((any::<u128>(), 0u32..4, 0u8..=255), 50..400),
+    )
+        .prop_map(move |(b4, b6, picks)| {
+            let mut out = vec![
+                (
+                    IpNet::V4(Ipv4Net::new(Ipv4Addr::from(b4), 16).unwrap()),
+                    ProviderId(0),
+                ),
+                (
+                    IpNet::V6(Ipv6Net::new(Ipv6Addr::from(b6), 32).unwrap()),
+                    ProviderId(0),
+                ),
+            ];
+            for (i, (r, p, l)) in picks.into_iter().enumerate() {
+                let provider = ProviderId(p);
+                match i % 8 {
+                    0 if i % 16 == 8 => out.push((
+                        IpNet::V6(Ipv6Net::new(Ipv6Addr::from(r), 16 + l % 17).unwrap()),
+                        provider,
+                    )),
+                    0 => out.push((
+                        IpNet::V4(Ipv4Net::new(Ipv4Addr::from(r as u32), 8 + l % 17).unwrap()),
+                        provider,
+                    )),
+                    1..=3 => {
+                        let addr = (b4 & 0xffff_0000) | (r as u32 & 0xffff);
+                        out.push((
+                            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(addr), 17 + l % 16).unwrap()),
+                            provider,
+                        ));
+                    }
+                    _ => {
+                        let addr = (b6 & !(u128::MAX >> 32)) | (r >> 32);
+                        let len = 33 + l % (max_v6_len - 32);
+                        out.push((
+                            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(addr), len).unwrap()),
+                            provider,
+                        ));
+                    }
+                }
+            }
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn route_1_dense_nested_clusters_up_to_64_match_linear_reference(
+        routes in dense_routes(64),
+        seeds in prop::collection::vec((any::<u128>(), any::<u8>()), 256),
+    ) {
+        check_table(routes, seeds)?;
+    }
+
+    #[test]
+    fn route_1_dense_nested_clusters_long_ipv6_match_linear_reference(
+        routes in dense_routes(128),
         seeds in prop::collection::vec((any::<u128>(), any::<u8>()), 256),
     ) {
         check_table(routes, seeds)?;

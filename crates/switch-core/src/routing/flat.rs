@@ -217,16 +217,16 @@ impl<K: Key> Flat<K> {
         };
         let need = K::BITS - range.lz();
         let shift_for = |k: u32| need.saturating_sub(k).min(K::BITS - 1);
-        // The fewest buckets whose widest window fits the counting phase (no COUNT consecutive
+        // The fewest buckets whose widest window fits the counting phase (at most COUNT
         // starts in one bucket), within the memory bounds of `bucket_bits`.
         let (k_min, k_max) = bucket_bits(n);
         let c = K::COUNT;
-        let k = if c >= 2 && n > c {
-            // Starts i and i + c - 1 share a bucket iff their offsets agree above the shift.
+        let k = if c >= 2 && n > c + 1 {
+            // Starts i and i + c share a bucket iff their offsets agree above the shift.
             let mut max_shift = K::BITS - 1;
-            for i in 1..n - c + 1 {
+            for i in 1..n - c {
                 let a = starts[i].sat_sub(base).pred();
-                let b = starts[i + c - 1].sat_sub(base).pred();
+                let b = starts[i + c].sat_sub(base).pred();
                 max_shift = max_shift.min(K::BITS - 1 - a.xor(b).lz());
             }
             need.saturating_sub(max_shift).clamp(k_min, k_max)
@@ -299,7 +299,10 @@ fn bucket_bits(n: usize) -> (u32, u32) {
 }
 
 /// The widest search window (a power of two) that buckets of `1 << shift` keys from `base`
-/// need: one more than the most interval starts falling inside one bucket.
+/// need: the most interval starts falling inside one bucket, rounded up to a power of two.
+/// Halvings from `half = window / 2` down to `COUNT` reach `window` intervals past the
+/// bucket's first one, and the counting phase alone reaches `COUNT`, so a bucket holding
+/// exactly `COUNT` starts needs no halving.
 fn window_for<K: Key>(starts: &[K], base: K, shift: u32) -> usize {
     let mut widest = 0usize;
     let mut run = 0usize;
@@ -311,7 +314,7 @@ fn window_for<K: Key>(starts: &[K], base: K, shift: u32) -> usize {
         current = bucket;
         widest = widest.max(run);
     }
-    (widest + 1).next_power_of_two()
+    widest.next_power_of_two()
 }
 
 /// Flattens prefixes sorted by `(start, prefix length)` (parents before children, no two equal)
