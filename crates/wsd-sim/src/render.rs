@@ -88,10 +88,17 @@ pub fn text(report: &Report) -> String {
         } else {
             let _ = writeln!(o, "  providers:");
         }
+        // The name column is as wide as the longest name on the host (at least 10).
+        let width = providers
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(10);
         for p in providers {
             let _ = writeln!(
                 o,
-                "    {:<10} {:<9} version {:<4} {}",
+                "    {:<width$} {:<9} version {:<4} {}",
                 p.name,
                 state_name(p),
                 p.version.as_deref().unwrap_or("-"),

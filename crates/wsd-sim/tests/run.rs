@@ -558,3 +558,21 @@ fn mermaid_escapes_what_it_dislikes() {
         assert!(!body.contains(';') && !body.contains('#'), "{line}");
     }
 }
+
+#[test]
+fn text_columns_stay_aligned_for_long_provider_names() {
+    let path = scenario_file(
+        "long-names",
+        "[[host]]\nname = \"h\"\n\n[[host.provider]]\nname = \"a_rather_long_provider_name\"\n\n[[host.provider]]\nname = \"b\"\n",
+    );
+    let out = wsd_sim(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let columns: Vec<usize> = text
+        .lines()
+        .filter(|l| l.contains(" ready "))
+        .map(|l| l.find(" ready ").unwrap())
+        .collect();
+    assert_eq!(columns.len(), 2, "{text}");
+    assert_eq!(columns[0], columns[1], "{text}");
+}
