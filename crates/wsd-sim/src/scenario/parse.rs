@@ -21,9 +21,9 @@ use super::values::{
 };
 
 /// The keys of the top level.
-const ROOT_KEYS: &[&str] = &["host", "step"];
+pub(crate) const ROOT_KEYS: &[&str] = &["host", "step"];
 /// The keys of a `[[host]]`.
-const HOST_KEYS: &[&str] = &["name", "interfaces", "provider", "registration"];
+pub(crate) const HOST_KEYS: &[&str] = &["name", "interfaces", "provider", "registration"];
 /// The keys of a `[[host.provider]]`.
 pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "name",
@@ -46,9 +46,9 @@ pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "connect_errors",
 ];
 /// The keys of a `[[host.registration]]`.
-const REGISTRATION_KEYS: &[&str] = &["name", "guid", "hex"];
+pub(crate) const REGISTRATION_KEYS: &[&str] = &["name", "guid", "hex"];
 /// The keys of `address_list_raw`.
-const RAW_KEYS: &[&str] = &["base", "hex"];
+pub(crate) const RAW_KEYS: &[&str] = &["base", "hex"];
 /// The keys of a `[[step]]`, all ops together.
 pub(crate) const STEP_KEYS: &[&str] = &[
     "op",

@@ -1020,49 +1020,32 @@ fn crlf_and_unicode_lines() {
 
 // ----- property tests ---------------------------------------------------------------------
 
-/// Every key the scenario format knows, and a few it does not.
-const KEYS: &[&str] = &[
-    "host",
-    "step",
-    "name",
-    "interfaces",
-    "provider",
-    "registration",
-    "guid",
-    "registered",
-    "hidden",
-    "installed",
-    "profile",
-    "fabric",
-    "startup",
-    "version",
-    "description",
-    "socket",
-    "addresses",
-    "address_list_fault",
-    "address_list_raw",
-    "extensions",
-    "panic_at",
-    "cleanup",
-    "connect_errors",
-    "hex",
-    "base",
-    "op",
-    "to",
-    "from",
-    "kind",
-    "address",
-    "backlog",
-    "accept",
-    "id",
-    "expect",
-    "rdma_read",
-    "rdma_write",
-    "register_memory",
-    "10.0.0.1",
-    "fd00::1",
-    "zz",
-];
+/// Every key the scenario format knows (the parser's own lists), and a few it does not.
+fn keys() -> Vec<&'static str> {
+    use super::parse::{
+        HOST_KEYS, PROVIDER_KEYS, RAW_KEYS, REGISTRATION_KEYS, ROOT_KEYS, STEP_KEYS,
+    };
+    let mut k: Vec<&'static str> = [
+        ROOT_KEYS,
+        HOST_KEYS,
+        PROVIDER_KEYS,
+        REGISTRATION_KEYS,
+        RAW_KEYS,
+        STEP_KEYS,
+    ]
+    .concat();
+    k.extend([
+        "rdma_read",
+        "rdma_write",
+        "register_memory",
+        "10.0.0.1",
+        "fd00::1",
+        "zz",
+    ]);
+    k.sort_unstable();
+    k.dedup();
+    k
+}
 
 /// Interesting string values: valid and almost-valid ones of every kind.
 const STRINGS: &[&str] = &[
@@ -1128,9 +1111,10 @@ fn value() -> impl Strategy<Value = toml::Value> {
     leaf().prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
-            proptest::collection::btree_map(proptest::sample::select(KEYS), inner, 0..6).prop_map(
-                |m| { toml::Value::Table(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }
-            ),
+            proptest::collection::btree_map(proptest::sample::select(keys()), inner, 0..6)
+                .prop_map(|m| {
+                    toml::Value::Table(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
         ]
     })
 }
@@ -1138,7 +1122,7 @@ fn value() -> impl Strategy<Value = toml::Value> {
 /// A document shaped like a scenario: `[[host]]` with providers and registrations, `[[step]]`.
 fn document() -> impl Strategy<Value = toml::Table> {
     let table = || {
-        proptest::collection::btree_map(proptest::sample::select(KEYS), value(), 0..8).prop_map(
+        proptest::collection::btree_map(proptest::sample::select(keys()), value(), 0..8).prop_map(
             |m| {
                 m.into_iter()
                     .map(|(k, v)| (k.to_owned(), v))
