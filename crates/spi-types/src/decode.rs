@@ -1,7 +1,7 @@
 //! Errors of the binary decoders and encoders, and the little-endian readers they share.
 
 /// A buffer could not be decoded. Every variant names what is wrong and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum DecodeError {
     /// The buffer ends before a structure does.
     #[error("{what} is truncated: {needed} bytes needed, {available} available")]

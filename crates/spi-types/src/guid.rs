@@ -145,6 +145,11 @@ impl SanExtension {
         SanExtension::MemoryRegistrationCacheCallback,
     ];
 
+    /// Its position in [`ALL`](Self::ALL): a dense index for tables keyed by extension.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The extension's GUID.
     pub const fn guid(self) -> Guid {
         Guid(Uuid::from_u128(match self {

@@ -6,11 +6,9 @@ use std::net::IpAddr;
 use spi_types::WsaError;
 use spi_types::address_list::{PointerWidth, decode_address_list};
 
-use crate::driver::query_addresses;
-use crate::provider::{IoctlFailure, ProviderSocket, SanProvider};
+use crate::call::{AddressAnswer, Answer, Finished, NextCall, ProviderMachine};
+use crate::provider::ProviderSocket;
 use crate::report::RejectCause;
-use crate::startup::Answer;
-use crate::trace::{CallArgs, CallResult};
 
 /// The first address-list buffer offered (room for about 120 IPv4 addresses on 64-bit).
 pub const INITIAL_ADDRESS_BUFFER: usize = 4096;
@@ -22,20 +20,6 @@ pub const MAX_ADDRESS_QUERY_ATTEMPTS: u32 = 4;
 /// The largest address-list buffer the switch offers (16 MiB, about 500,000 IPv4 addresses); a
 /// provider asking for more is rejected rather than trusted.
 pub const MAX_ADDRESS_BUFFER: usize = 16 << 20;
-
-/// The answer to one address-list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressAnswer {
-    /// Success: the output buffer as the provider left it, and the address it had.
-    Filled {
-        /// The buffer.
-        buffer: Vec<u8>,
-        /// Its address (pointers in the list point into it).
-        base: u64,
-    },
-    /// Failure, with `lpcbBytesReturned` (the size needed, for `WSAEFAULT`).
-    Failed(IoctlFailure),
-}
 
 /// Where an address query stands after one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,29 +41,7 @@ pub struct AddressQuery {
     attempts: u32,
     buffer_len: usize,
     width: PointerWidth,
-}
-
-impl AddressAnswer {
-    /// The trace's view of this answer to a query with a buffer of `buffer_len` bytes: its
-    /// result, and its arguments (the buffer offered, and the size asked for on `WSAEFAULT`).
-    pub fn traced(&self, buffer_len: usize) -> (CallResult, CallArgs) {
-        match self {
-            AddressAnswer::Filled { .. } => (
-                CallResult::Ok,
-                CallArgs::AddressQuery {
-                    buffer_len,
-                    needed: None,
-                },
-            ),
-            AddressAnswer::Failed(f) => (
-                CallResult::Error(f.error),
-                CallArgs::AddressQuery {
-                    buffer_len,
-                    needed: (f.error == WsaError::WSAEFAULT).then_some(f.bytes_returned),
-                },
-            ),
-        }
-    }
+    unsized_answer: bool,
 }
 
 impl AddressQuery {
@@ -89,6 +51,7 @@ impl AddressQuery {
             attempts: 0,
             buffer_len: INITIAL_ADDRESS_BUFFER,
             width,
+            unsized_answer: false,
         }
     }
 
@@ -97,12 +60,40 @@ impl AddressQuery {
         self.buffer_len
     }
 
+    /// Whether a successful answer came with a byte count of 0, so the whole buffer was
+    /// decoded.
+    pub fn answered_without_size(&self) -> bool {
+        self.unsized_answer
+    }
+
     /// Takes one answer.
     pub fn on_answer(&mut self, answer: &AddressAnswer) -> AddressProgress {
         self.attempts += 1;
         match answer {
-            AddressAnswer::Filled { buffer, base } => {
-                match decode_address_list(buffer, *base, self.width) {
+            AddressAnswer::Filled {
+                buffer,
+                base,
+                returned,
+            } => {
+                // The byte count bounds the decode: pointers must lie within what the provider
+                // says it wrote. A provider that reports 0 bytes on success (some do not set
+                // the count) has the whole buffer decoded, and the switch reports it.
+                let written = match *returned {
+                    0 => {
+                        self.unsized_answer = true;
+                        buffer.as_slice()
+                    }
+                    n => match buffer.get(..n) {
+                        Some(w) => w,
+                        None => {
+                            return AddressProgress::Failed(RejectCause::AddressListOverreported {
+                                returned: n,
+                                buffer_len: buffer.len(),
+                            });
+                        }
+                    },
+                };
+                match decode_address_list(written, *base, self.width) {
                     Ok(list) => AddressProgress::Done(list.into_iter().map(|a| a.ip()).collect()),
                     Err(e) => AddressProgress::Failed(RejectCause::AddressListInvalid(e)),
                 }
@@ -135,47 +126,62 @@ impl AddressQuery {
     }
 }
 
-/// A whole re-query of a ready provider's addresses: each query made, for the trace, and the
-/// outcome.
-pub(crate) struct Requery {
-    /// Each query's result and arguments, in order.
-    pub events: Vec<(CallResult, CallArgs)>,
-    /// The addresses, or why there are none.
-    pub outcome: Result<Vec<IpAddr>, RejectCause>,
+/// A re-query of a ready provider's addresses on its query socket (ADDR-1), with the retry rule
+/// of [`AddressQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requery {
+    socket: ProviderSocket,
+    query: AddressQuery,
+    outcome: Option<Result<Vec<IpAddr>, RejectCause>>,
 }
 
-/// Asks `provider` for its addresses on `socket`, retrying as [`AddressQuery`] says.
-pub(crate) fn requery(
-    provider: &mut dyn SanProvider,
-    socket: ProviderSocket,
-    width: PointerWidth,
-) -> Requery {
-    let mut query = AddressQuery::new(width);
-    let mut events = Vec::new();
-    let outcome = loop {
-        let buffer_len = query.buffer_len();
-        match query_addresses(provider, socket, buffer_len) {
-            Answer::Addresses(a) => {
-                events.push(a.traced(buffer_len));
-                match query.on_answer(&a) {
-                    AddressProgress::Retry(_) => continue,
-                    AddressProgress::Done(list) => break Ok(list),
-                    AddressProgress::Failed(cause) => break Err(cause),
-                }
-            }
-            Answer::Panicked(msg) => {
-                events.push((
-                    CallResult::Panic,
-                    CallArgs::AddressQuery {
-                        buffer_len,
-                        needed: None,
-                    },
-                ));
-                break Err(RejectCause::Panicked(msg));
-            }
-            // `query_addresses` answers nothing else.
-            _ => break Err(RejectCause::Wsa(WsaError::WSAEINVAL)),
+impl Requery {
+    /// A re-query on `socket` for a provider in a process of pointer width `width`.
+    pub fn new(socket: ProviderSocket, width: PointerWidth) -> Self {
+        Requery {
+            socket,
+            query: AddressQuery::new(width),
+            outcome: None,
         }
-    };
-    Requery { events, outcome }
+    }
+
+    /// The query's own state (retries, the size offered next).
+    pub fn query(&self) -> &AddressQuery {
+        &self.query
+    }
+
+    /// The addresses, or why there are none; `None` while the machine is not finished.
+    pub fn finish(self) -> Option<Result<Vec<IpAddr>, RejectCause>> {
+        self.outcome
+    }
+}
+
+impl ProviderMachine for Requery {
+    fn next_call(&self) -> Option<NextCall> {
+        self.outcome.is_none().then_some(NextCall::QueryAddresses {
+            socket: self.socket,
+            buffer_len: self.query.buffer_len(),
+        })
+    }
+
+    fn advance(&mut self, answer: Answer) -> Result<(), Finished> {
+        if self.outcome.is_some() {
+            return Err(Finished);
+        }
+        let progress = match answer {
+            Answer::Addresses(a) => self.query.on_answer(&a),
+            Answer::Panicked(msg) => AddressProgress::Failed(RejectCause::Panicked(msg)),
+            _ => AddressProgress::Failed(RejectCause::Wsa(WsaError::WSAEINVAL)),
+        };
+        match progress {
+            AddressProgress::Retry(_) => {}
+            AddressProgress::Done(list) => self.outcome = Some(Ok(list)),
+            AddressProgress::Failed(cause) => self.outcome = Some(Err(cause)),
+        }
+        Ok(())
+    }
+
+    fn call_budget(&self) -> usize {
+        MAX_ADDRESS_QUERY_ATTEMPTS as usize
+    }
 }

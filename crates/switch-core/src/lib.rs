@@ -10,31 +10,45 @@
 //!             platform shim (Windows provider loader, Linux preload, wsd-sim, tests)
 //!   Catalog ──┐   ProviderLoader ──┐   interfaces ──┐    address / catalog changes
 //!             ▼                    ▼                ▼               │
-//!   ┌───────────────────────────── Switch (facade) ─────────────────▼───────────┐
-//!   │ catalog::read_catalog   startup::InitMachine   routing::build/SharedRoutes │
-//!   │  (INIT-1)               (INIT-2..4, per         (INIT-3a, ROUTE, ADDR)     │
-//!   │                          provider)                                          │
-//!   │ driver: every provider call behind a panic boundary; trace of every call    │
-//!   └──────────────┬───────────────────────────────────────────────┬────────────┘
+//!   ┌──────────────────────────── Switch (facade) ──────────────────▼──────────┐
+//!   │ catalog::read_catalog ─► providers (lifecycle: Ignored / Rejected /        │
+//!   │  (INIT-1)                Ready / Retiring / Retired)                       │
+//!   │                            │ drives, through the one call executor:        │
+//!   │                            ├─ startup::InitMachine (INIT-2..4)             │
+//!   │                            ├─ address::Requery     (ADDR-1)                │
+//!   │                            └─ teardown::Teardown   (INIT-2a, HOT-3, CLOSE-2)│
+//!   │ routing::build / SharedRoutes (INIT-3a, ROUTE, ADDR)    journal: trace,    │
+//!   │                                                         diagnostics        │
+//!   └──────────────┬───────────────────────────────────────────────┬───────────┘
 //!                  ▼                                               ▼
 //!        dyn SanProvider (WSP* entry points)              SwitchReport, TraceEvent,
 //!        ◄── Upcalls (UpcallTable)                        RouteDecision / ListenDecision
 //! ```
+//!
+//! Every exchange with a provider is a sans-IO state machine ([`call::ProviderMachine`]): it
+//! says which call comes next ([`call::NextCall`]) and takes the answer ([`call::Answer`]). One
+//! private call executor makes every provider call, behind one panic boundary, records each in
+//! the trace, and drives a machine at most [`call_budget`](call::ProviderMachine::call_budget)
+//! calls, so a machine that never finishes is stopped with an [`Overrun`] (the provider is
+//! rejected with `sequence_overrun`) instead of hanging the switch.
 //!
 //! ## Modules
 //!
 //! - [`provider`]: the traits at the edge: [`SanProvider`](provider::SanProvider) (the `WSP*`
 //!   entry points the switch calls), [`Upcalls`](provider::Upcalls) (the up-call table),
 //!   [`ProviderLoader`](provider::ProviderLoader).
+//! - [`call`]: the vocabulary between machines and the executor.
 //! - [`catalog`]: the [`Catalog`](catalog::Catalog) trait and the rules for reading it (INIT-1).
-//! - [`startup`]: one provider's initialization as an explicit state machine (INIT-2..INIT-4).
+//! - [`startup`]: one provider's initialization as an explicit state machine (INIT-2..INIT-4),
+//!   ending in [`Initialized`](startup::Initialized) or [`InitFailure`](startup::InitFailure).
 //! - [`address`]: the address-list query and its retry rule, shared by initialization and
 //!   address changes (INIT-3, ADDR-1).
+//! - [`teardown`]: closing a provider's socket and cleaning it up exactly once.
 //! - [`routing`]: the subnet-to-provider table, its atomic publication and the connect and
 //!   listen decisions (INIT-3a, ROUTE-1..4, ADDR-1, ADDR-2).
 //! - [`trace`], [`report`]: what the switch says it did.
 //! - [`upcall`]: the switch's up-call table.
-//! - [`switch`]: the [`Switch`] facade that owns the state and delegates to the above.
+//! - [`switch`]: the [`Switch`] facade that owns the parts and hands inputs on.
 //!
 //! ## Decisions where the documentation is silent
 //!
@@ -47,6 +61,11 @@
 //!   decoded against the buffer's own address, with the pointer width of
 //!   [`SwitchConfig::pointer_width`] (32-bit layouts need a buffer below 4 GiB, that is a 32-bit
 //!   process, as on Windows).
+//! - **The byte count** a provider returns with its address list (`lpcbBytesReturned`) bounds
+//!   the decode: every entry must lie within the bytes it says it wrote. A count larger than the
+//!   buffer rejects the provider (`address_list_overreported`). A count of 0 on success (a
+//!   provider that does not set it) has the whole buffer decoded, and is reported
+//!   (`address_list_size_missing`).
 //! - **An empty address list** is accepted: the provider is ready and serves no subnet until an
 //!   address change gives it addresses.
 //! - **Optional extensions** (INIT-4): any failure of RdmaRead or
@@ -58,7 +77,11 @@
 //! - **Panics**: a provider that panics in any call is rejected (`provider_panicked`); the
 //!   switch still closes its socket and calls `WSPCleanup` once if `WSPStartupEx` had
 //!   succeeded, each behind the same panic boundary. A panic inside `WSPStartupEx` counts as a
-//!   failed startup: no cleanup.
+//!   failed startup: no cleanup. A panic while closing or cleaning up is reported with its
+//!   message (`provider_panicked`).
+//! - **Diagnostics** are kept once each, in the order first noticed; noting one costs the same
+//!   however many came before, so initialization and address changes stay linear in the number
+//!   of addresses and diagnostics.
 //! - **Several catalog entries with one GUID** (one per address family, say) are one provider,
 //!   described by its first entry.
 //! - **Address changes** (ADDR-1): see [`Switch::address_changed`].
@@ -75,17 +98,22 @@
 //! See [`Switch`]; the `mock-provider` crate has ready-made catalogs and providers.
 
 pub mod address;
+pub mod call;
 pub mod catalog;
-mod driver;
+mod executor;
 pub mod id;
+mod journal;
 pub mod provider;
+mod providers;
 pub mod report;
 pub mod routing;
 pub mod startup;
 pub mod switch;
+pub mod teardown;
 pub mod trace;
 pub mod upcall;
 
+pub use executor::{Overrun, REQUIRED_VERSION};
 pub use id::ProviderId;
 pub use report::{ProviderReport, ProviderState, SwitchReport};
 pub use routing::{RouteDecision, RouteReason, RouteTarget, SocketKind};

@@ -14,9 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use spi_types::{
-    AddressFamily, ConditionResult, IoctlCode, NetworkEvents, Protocol, ProtocolInfo, SocketFlags,
-    SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
+    AddressFamily, ConditionResult, IoctlCode, NetworkEvents, Protocol, ProtocolInfo, SanExtension,
+    SocketFlags, SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
 };
+
+use crate::report::ExtensionSet;
 
 /// A socket descriptor as a provider returns it (its own value, for example a pointer to its
 /// state). The switch passes it back unchanged on every call.
@@ -43,6 +45,33 @@ pub struct ExtensionHandle(pub u64);
 pub struct StartupAnswer {
     /// The `WSPDATA` it filled in.
     pub data: WspData,
+}
+
+/// The entry points a provider returned, one slot per [`SanExtension`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ExtensionHandles([Option<ExtensionHandle>; SanExtension::ALL.len()]);
+
+impl ExtensionHandles {
+    /// The entry point of `extension`, if the provider returned one.
+    pub fn get(&self, extension: SanExtension) -> Option<ExtensionHandle> {
+        self.0[extension.index()]
+    }
+
+    /// Records the entry point of `extension`.
+    pub fn insert(&mut self, extension: SanExtension, handle: ExtensionHandle) {
+        self.0[extension.index()] = Some(handle);
+    }
+
+    /// The extensions that have an entry point.
+    pub fn available(&self) -> ExtensionSet {
+        let mut set = ExtensionSet::default();
+        for e in SanExtension::ALL {
+            if self.get(e).is_some() {
+                set.insert(e);
+            }
+        }
+        set
+    }
 }
 
 /// A failed `WSPIoctl`: the error, and what the provider stored in `lpcbBytesReturned` (for

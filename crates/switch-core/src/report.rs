@@ -69,7 +69,7 @@ impl Rejection {
 }
 
 /// What went wrong at a provider's step.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum RejectCause {
     /// The call failed with this error.
     #[error("the call failed with {0}")]
@@ -116,9 +116,27 @@ pub enum RejectCause {
         /// The switch's limit.
         limit: usize,
     },
+    /// The provider answered an address-list query with a byte count larger than the buffer
+    /// it was given.
+    #[error(
+        "it said it wrote {returned} bytes of address list into a buffer of {buffer_len} bytes"
+    )]
+    AddressListOverreported {
+        /// The byte count it returned.
+        returned: usize,
+        /// The buffer's size.
+        buffer_len: usize,
+    },
     /// The provider panicked inside the call.
     #[error("the provider panicked: {0}")]
     Panicked(String),
+    /// The switch's own sequence for the provider asked for more calls than it can
+    /// legitimately make, and was stopped (a defect of the switch, isolated like a provider's).
+    #[error("the switch's call sequence overran its budget of {calls} calls and was stopped")]
+    SequenceOverrun {
+        /// Calls made before it was stopped.
+        calls: usize,
+    },
 }
 
 impl RejectCause {
@@ -133,7 +151,9 @@ impl RejectCause {
                 "address_list_retries_exhausted".into()
             }
             RejectCause::AddressListTooLarge { .. } => "address_list_too_large".into(),
+            RejectCause::AddressListOverreported { .. } => "address_list_overreported".into(),
             RejectCause::Panicked(_) => "provider_panicked".into(),
+            RejectCause::SequenceOverrun { .. } => "sequence_overrun".into(),
         }
     }
 
@@ -158,7 +178,7 @@ pub fn wsa_name(e: WsaError) -> String {
 }
 
 /// Why an extension is not available.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum ExtensionFailure {
     /// The provider answered this error.
     #[error("{0}")]
@@ -201,7 +221,7 @@ impl ExtensionSet {
 }
 
 /// Something the switch noticed and reports without stopping.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Diagnostic {
     /// A registration value names a GUID with no catalog entry.
     #[error("registration `{name}` names provider {guid}, which has no catalog entry; skipped")]
@@ -264,6 +284,24 @@ pub enum Diagnostic {
         /// The error.
         error: WsaError,
     },
+    /// A provider panicked in a call whose failure does not reject it further (closing its
+    /// socket or cleaning it up); the panic's message is kept.
+    #[error("`{provider}` panicked in {call}: {message}")]
+    ProviderPanicked {
+        /// The provider.
+        provider: String,
+        /// The call.
+        call: Call,
+        /// The panic's message.
+        message: String,
+    },
+    /// A provider answered its address-list query with success and a byte count of 0; the
+    /// switch decoded the whole buffer it had offered.
+    #[error("`{provider}` returned 0 bytes for its address list; the whole buffer was decoded")]
+    AddressListSizeMissing {
+        /// The provider.
+        provider: String,
+    },
     /// A provider's optional extension is not available.
     #[error("`{provider}` does not provide optional extension {extension} ({reason})")]
     OptionalExtensionMissing {
@@ -299,6 +337,8 @@ impl Diagnostic {
             Diagnostic::ProviderNotHidden { name, .. } => Subject::Name(name),
             Diagnostic::AddressRequeryFailed { provider, .. }
             | Diagnostic::CleanupFailed { provider, .. }
+            | Diagnostic::ProviderPanicked { provider, .. }
+            | Diagnostic::AddressListSizeMissing { provider }
             | Diagnostic::OptionalExtensionMissing { provider, .. } => Subject::Name(provider),
             Diagnostic::Route(r) => Subject::Id(match r {
                 RouteDiagnostic::HostRoute { provider, .. }
@@ -312,8 +352,8 @@ impl Diagnostic {
     /// The report code (`"registration_without_catalog_entry"`, `"malformed_registration"`,
     /// `"provider_not_hidden"`, `"duplicate_address"`, `"subnet_conflict"`, `"host_route"`, and
     /// the switch's own `"registration_names_tcpip"`, `"tcpip_entry_missing"`,
-    /// `"address_requery_failed"`, `"cleanup_failed"`, `"optional_extension_missing"`,
-    /// `"unusable_address"`).
+    /// `"address_requery_failed"`, `"cleanup_failed"`, `"provider_panicked"`,
+    /// `"address_list_size_missing"`, `"optional_extension_missing"`, `"unusable_address"`).
     pub fn code(&self) -> &'static str {
         match self {
             Diagnostic::RegistrationWithoutCatalogEntry { .. } => {
@@ -326,6 +366,8 @@ impl Diagnostic {
             Diagnostic::Route(r) => r.code(),
             Diagnostic::AddressRequeryFailed { .. } => "address_requery_failed",
             Diagnostic::CleanupFailed { .. } => "cleanup_failed",
+            Diagnostic::ProviderPanicked { .. } => "provider_panicked",
+            Diagnostic::AddressListSizeMissing { .. } => "address_list_size_missing",
             Diagnostic::OptionalExtensionMissing { .. } => "optional_extension_missing",
         }
     }

@@ -1,9 +1,9 @@
 //! The initialization sequence of one SAN provider as an explicit state machine (INIT-2 to
-//! INIT-4), and the address query it shares with address changes (ADDR-1).
+//! INIT-4).
 //!
-//! The machine performs no call itself. [`InitMachine::next_call`] says which provider call
-//! comes next; the driver makes it and feeds the answer to [`InitMachine::advance`], which moves
-//! to the next state and returns the call's [`TraceEvent`]. The order is the documented one:
+//! The machine performs no call itself. [`next_call`](ProviderMachine::next_call) says which
+//! provider call comes next; the switch's call executor makes it and feeds the answer to
+//! [`advance`](ProviderMachine::advance). The order is the documented one:
 //!
 //! ```text
 //! WSPStartupEx(2.2, TCP/IP record, up-calls) -> version check
@@ -13,252 +13,149 @@
 //!   -> Ready
 //! ```
 //!
-//! On every failure the machine closes what it opened (`WSPCloseSocket`) and, if
-//! `WSPStartupEx` had succeeded, calls `WSPCleanup` exactly once; then it is finished with a
-//! [`Rejection`] saying which step failed and why. The socket of a provider that becomes ready
-//! stays open: the switch re-queries addresses through it when they change.
+//! On every failure the machine goes on with a [`Teardown`]: it closes what it opened
+//! (`WSPCloseSocket`) and, if `WSPStartupEx` had succeeded, calls `WSPCleanup` exactly once;
+//! then it is finished with a [`Rejection`] saying which step failed and why. The socket of a
+//! provider that becomes ready stays open: the switch re-queries addresses through it when
+//! they change.
+//!
+//! ```
+//! use switch_core::call::{Answer, NextCall, ProviderMachine};
+//! use switch_core::startup::InitMachine;
+//! use spi_types::{PointerWidth, WsaError};
+//!
+//! let mut m = InitMachine::new("ibal", PointerWidth::Bits64);
+//! assert_eq!(m.next_call(), Some(NextCall::StartupEx));
+//! m.advance(Answer::Started(Err(WsaError::WSASYSNOTREADY))).unwrap();
+//! // A provider that never started is not cleaned up: nothing more to call.
+//! assert_eq!(m.next_call(), None);
+//! let outcome = m.finish();
+//! let failure = outcome.result.unwrap_err();
+//! assert_eq!(failure.rejection.code(), "WSASYSNOTREADY");
+//! assert!(!failure.cleaned_up);
+//! ```
 
 use std::net::IpAddr;
 
 use spi_types::address_list::PointerWidth;
-use spi_types::{Guid, SanExtension, WinsockVersion, WsaError, WspData};
+use spi_types::{SanExtension, WsaError, WspData};
 
 pub use crate::address::{
-    AddressAnswer, AddressProgress, AddressQuery, INITIAL_ADDRESS_BUFFER, MAX_ADDRESS_BUFFER,
+    AddressProgress, AddressQuery, INITIAL_ADDRESS_BUFFER, MAX_ADDRESS_BUFFER,
     MAX_ADDRESS_QUERY_ATTEMPTS,
 };
-use crate::id::ProviderId;
-use crate::provider::{ExtensionHandle, ProviderSocket};
+pub use crate::call::{AddressAnswer, Answer, NextCall};
+use crate::call::{Finished, ProviderMachine};
+use crate::executor::Overrun;
+pub use crate::executor::REQUIRED_VERSION;
+use crate::provider::{ExtensionHandle, ExtensionHandles, ProviderSocket};
 use crate::report::{Diagnostic, ExtensionFailure, ExtensionSet, RejectCause, Rejection};
-use crate::trace::{Call, CallArgs, CallResult, TraceEvent};
+use crate::teardown::Teardown;
+use crate::trace::Call;
 
-/// The version the switch asks for and requires.
-pub const REQUIRED_VERSION: WinsockVersion = WinsockVersion::V2_2;
-
-/// The next call the driver must make for a machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextCall {
-    /// `WSPStartupEx` with [`REQUIRED_VERSION`] and the TCP/IP record.
-    StartupEx,
-    /// `WSPSocket` for the address query.
-    Socket,
-    /// `WSPIoctl(SIO_ADDRESS_LIST_QUERY)` on the socket, with an output buffer of this many
-    /// bytes.
-    QueryAddresses {
-        /// The socket `WSPSocket` answered.
-        socket: ProviderSocket,
-        /// The buffer's size.
-        buffer_len: usize,
-    },
-    /// `WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)` on the socket with the extension's GUID.
-    GetExtension {
-        /// The socket `WSPSocket` answered.
-        socket: ProviderSocket,
-        /// The extension asked for.
-        extension: SanExtension,
-    },
-    /// `WSPCloseSocket` of the query socket (failure path).
-    CloseSocket(ProviderSocket),
-    /// `WSPCleanup` (failure path).
-    Cleanup,
-    /// Nothing: the machine is finished (ready or rejected).
-    Done,
-}
-
-/// What the provider answered the call [`InitMachine::next_call`] asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// `WSPStartupEx`'s answer.
-    Started(Result<WspData, WsaError>),
-    /// `WSPSocket`'s answer.
-    Socket(Result<ProviderSocket, WsaError>),
-    /// `SIO_ADDRESS_LIST_QUERY`'s answer.
-    Addresses(AddressAnswer),
-    /// `SIO_GET_EXTENSION_FUNCTION_POINTER`'s answer.
-    Extension(Result<ExtensionHandle, ExtensionFailure>),
-    /// `WSPCloseSocket`'s answer.
-    Closed(Result<(), WsaError>),
-    /// `WSPCleanup`'s answer.
-    CleanedUp(Result<(), WsaError>),
-    /// The provider panicked inside the call; the text is the panic's message.
-    Panicked(String),
-}
+/// The most calls one initialization can make: startup, socket, every address query, seven
+/// extensions, close and cleanup.
+pub const INIT_CALL_BUDGET: usize =
+    2 + MAX_ADDRESS_QUERY_ATTEMPTS as usize + SanExtension::ALL.len() + 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
+    /// `WSPStartupEx` is next.
     Start,
+    /// Started with a usable version; the query socket is next.
     Started,
-    Querying(AddressQuery),
-    Extensions(usize),
-    Ready,
-    Closing,
-    CleaningUp,
-    Rejected,
+    /// Asking for the address list on the socket.
+    Querying {
+        socket: ProviderSocket,
+        query: AddressQuery,
+    },
+    /// Asking for extension `next` (an index into [`SanExtension::ALL`]).
+    Extensions { socket: ProviderSocket, next: usize },
+    /// Every step succeeded; the socket stays open.
+    Ready { socket: ProviderSocket },
+    /// A step failed: closing the socket and cleaning up.
+    TearingDown(Teardown),
+    /// Finished, rejected.
+    Rejected { cleaned_up: bool },
 }
 
 /// The initialization of one provider.
 #[derive(Debug, Clone)]
 pub struct InitMachine {
-    provider: ProviderId,
     name: String,
-    tcpip_guid: Guid,
     width: PointerWidth,
     phase: Phase,
-    started: bool,
-    cleaned_up: bool,
-    socket: Option<ProviderSocket>,
     data: Option<WspData>,
     addresses: Vec<IpAddr>,
-    extensions: ExtensionSet,
-    handles: [Option<ExtensionHandle>; 7],
+    handles: ExtensionHandles,
     rejection: Option<Rejection>,
     diagnostics: Vec<Diagnostic>,
 }
 
+/// A provider whose initialization succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Initialized {
+    /// The query socket, kept open for address re-queries.
+    pub socket: ProviderSocket,
+    /// `WSPDATA` as the provider answered it.
+    pub data: WspData,
+    /// The extension entry points it returned.
+    pub handles: ExtensionHandles,
+    /// Its addresses.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// A provider whose initialization failed, with what it had said before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitFailure {
+    /// Why, and at which step.
+    pub rejection: Rejection,
+    /// `WSPDATA`, if `WSPStartupEx` had succeeded.
+    pub data: Option<WspData>,
+    /// The extensions it had returned before it stopped.
+    pub extensions: ExtensionSet,
+    /// The addresses it had answered before it stopped.
+    pub addresses: Vec<IpAddr>,
+    /// Whether `WSPCleanup` was called (every started provider is cleaned up once).
+    pub cleaned_up: bool,
+}
+
+/// What one provider's initialization produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitOutcome {
+    /// Ready, or rejected.
+    pub result: Result<Initialized, InitFailure>,
+    /// What was noticed along the way.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 impl InitMachine {
-    /// A machine for provider `provider` named `name`; `tcpip_guid` is the provider GUID of the
-    /// record passed to `WSPStartupEx` (recorded in the trace).
-    pub fn new(provider: ProviderId, name: &str, tcpip_guid: Guid, width: PointerWidth) -> Self {
+    /// A machine for the provider named `name`, in a process of pointer width `width`.
+    pub fn new(name: &str, width: PointerWidth) -> Self {
         InitMachine {
-            provider,
             name: name.to_owned(),
-            tcpip_guid,
             width,
             phase: Phase::Start,
-            started: false,
-            cleaned_up: false,
-            socket: None,
             data: None,
             addresses: Vec::new(),
-            extensions: ExtensionSet::default(),
-            handles: [None; 7],
+            handles: ExtensionHandles::default(),
             rejection: None,
             diagnostics: Vec::new(),
         }
     }
 
-    /// The call to make next.
-    pub fn next_call(&self) -> NextCall {
-        match &self.phase {
-            Phase::Start => NextCall::StartupEx,
-            Phase::Started => NextCall::Socket,
-            Phase::Querying(q) => match self.socket {
-                Some(socket) => NextCall::QueryAddresses {
-                    socket,
-                    buffer_len: q.buffer_len(),
-                },
-                None => NextCall::Done,
-            },
-            Phase::Extensions(i) => match (self.socket, SanExtension::ALL.get(*i)) {
-                (Some(socket), Some(&extension)) => NextCall::GetExtension { socket, extension },
-                _ => NextCall::Done,
-            },
-            Phase::Closing => match self.socket {
-                Some(s) => NextCall::CloseSocket(s),
-                None => NextCall::Done,
-            },
-            Phase::CleaningUp => NextCall::Cleanup,
-            Phase::Ready | Phase::Rejected => NextCall::Done,
-        }
+    /// Why the provider was rejected, once a step failed.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.rejection.as_ref()
     }
 
-    fn call_of(&self, next: NextCall) -> Call {
-        match next {
-            NextCall::StartupEx | NextCall::Done => Call::StartupEx,
-            NextCall::Socket => Call::Socket,
-            NextCall::QueryAddresses { .. } => Call::AddressListQuery,
-            NextCall::GetExtension { extension, .. } => Call::GetExtension(extension),
-            NextCall::CloseSocket(_) => Call::CloseSocket,
-            NextCall::Cleanup => Call::Cleanup,
-        }
+    fn started(&self) -> bool {
+        self.data.is_some()
     }
 
-    /// Takes the answer to [`next_call`](Self::next_call), moves on, and returns the call's
-    /// trace event. An answer of the wrong kind for the call is treated as a provider failure
-    /// (`WSAEINVAL`) so that the sequence still ends with the provider cleaned up. A finished
-    /// machine takes no answer: it returns `None` and does not change.
-    pub fn advance(&mut self, answer: Answer) -> Option<TraceEvent> {
-        let next = self.next_call();
-        if next == NextCall::Done {
-            return None;
-        }
-        let call = self.call_of(next);
-        let mut args = match next {
-            NextCall::StartupEx => CallArgs::Startup {
-                version: REQUIRED_VERSION,
-                protocol_info: self.tcpip_guid,
-            },
-            _ => CallArgs::None,
-        };
-        let result = match (next, answer) {
-            (_, Answer::Panicked(msg)) => {
-                self.on_panic(call, msg);
-                CallResult::Panic
-            }
-            (NextCall::StartupEx, Answer::Started(r)) => self.on_started(r),
-            (NextCall::Socket, Answer::Socket(r)) => match r {
-                Ok(s) => {
-                    self.socket = Some(s);
-                    self.phase = Phase::Querying(AddressQuery::new(self.width));
-                    CallResult::Ok
-                }
-                Err(e) => {
-                    self.fail(call, RejectCause::Wsa(e));
-                    CallResult::Error(e)
-                }
-            },
-            (NextCall::QueryAddresses { buffer_len, .. }, Answer::Addresses(a)) => {
-                let (result, query_args) = a.traced(buffer_len);
-                args = query_args;
-                self.on_addresses(call, &a);
-                result
-            }
-            (NextCall::GetExtension { extension, .. }, Answer::Extension(r)) => {
-                self.on_extension(extension, r)
-            }
-            (NextCall::CloseSocket(_), Answer::Closed(r)) => {
-                self.socket = None;
-                self.phase = if self.started {
-                    Phase::CleaningUp
-                } else {
-                    Phase::Rejected
-                };
-                r.err().map_or(CallResult::Ok, CallResult::Error)
-            }
-            (NextCall::Cleanup, Answer::CleanedUp(r)) => {
-                self.cleaned_up = true;
-                self.phase = Phase::Rejected;
-                match r {
-                    Ok(()) => CallResult::Ok,
-                    Err(error) => {
-                        self.diagnostics.push(Diagnostic::CleanupFailed {
-                            provider: self.name.clone(),
-                            error,
-                        });
-                        CallResult::Error(error)
-                    }
-                }
-            }
-            (_, _) => {
-                self.fail(call, RejectCause::Wsa(WsaError::WSAEINVAL));
-                CallResult::Error(WsaError::WSAEINVAL)
-            }
-        };
-        let ev = TraceEvent {
-            provider: self.provider,
-            provider_name: self.name.clone(),
-            call,
-            result,
-            args,
-        };
-        ev.emit();
-        Some(ev)
-    }
-
-    fn on_started(&mut self, r: Result<WspData, WsaError>) -> CallResult {
+    fn on_started(&mut self, r: Result<WspData, WsaError>) {
         match r {
             Ok(data) => {
-                self.started = true;
                 let answered = data.version;
                 self.data = Some(data);
                 if answered == REQUIRED_VERSION {
@@ -272,52 +169,46 @@ impl InitMachine {
                         },
                     );
                 }
-                CallResult::Ok
             }
-            Err(e) => {
-                self.fail(Call::StartupEx, RejectCause::Wsa(e));
-                CallResult::Error(e)
-            }
+            Err(e) => self.fail(Call::StartupEx, RejectCause::Wsa(e)),
         }
     }
 
-    fn on_addresses(&mut self, call: Call, a: &AddressAnswer) {
-        let Phase::Querying(q) = &mut self.phase else {
-            return;
-        };
-        match q.on_answer(a) {
-            AddressProgress::Retry(_) => {}
+    fn on_addresses(&mut self, socket: ProviderSocket, mut query: AddressQuery, a: &AddressAnswer) {
+        match query.on_answer(a) {
+            AddressProgress::Retry(_) => self.phase = Phase::Querying { socket, query },
             AddressProgress::Done(list) => {
+                if query.answered_without_size() {
+                    self.diagnostics.push(Diagnostic::AddressListSizeMissing {
+                        provider: self.name.clone(),
+                    });
+                }
                 self.addresses = list;
-                self.phase = Phase::Extensions(0);
+                self.phase = Phase::Extensions { socket, next: 0 };
             }
-            AddressProgress::Failed(cause) => self.fail(call, cause),
+            AddressProgress::Failed(cause) => self.fail(Call::AddressListQuery, cause),
         }
     }
 
     fn on_extension(
         &mut self,
-        ext: SanExtension,
+        socket: ProviderSocket,
+        index: usize,
         r: Result<ExtensionHandle, ExtensionFailure>,
-    ) -> CallResult {
-        let result = match &r {
-            Ok(_) | Err(ExtensionFailure::NoEntryPoint) => CallResult::Ok,
-            Err(ExtensionFailure::Error(e)) => CallResult::Error(*e),
+    ) {
+        let Some(&ext) = SanExtension::ALL.get(index) else {
+            return self.fail(Call::Socket, RejectCause::Wsa(WsaError::WSAEINVAL));
         };
         match r {
-            Ok(h) => {
-                self.extensions.insert(ext);
-                self.handles[index_of(ext)] = Some(h);
-            }
+            Ok(h) => self.handles.insert(ext, h),
             Err(reason) if ext.is_mandatory() => {
-                self.fail(
+                return self.fail(
                     Call::GetExtension(ext),
                     RejectCause::MissingExtension {
                         extension: ext,
                         reason,
                     },
                 );
-                return result;
             }
             Err(reason) => self.diagnostics.push(Diagnostic::OptionalExtensionMissing {
                 provider: self.name.clone(),
@@ -325,32 +216,29 @@ impl InitMachine {
                 reason,
             }),
         }
-        let i = index_of(ext) + 1;
-        self.phase = if i < SanExtension::ALL.len() {
-            Phase::Extensions(i)
-        } else {
-            Phase::Ready
+        self.phase = match index + 1 {
+            next if next < SanExtension::ALL.len() => Phase::Extensions { socket, next },
+            _ => Phase::Ready { socket },
         };
-        result
     }
 
-    fn on_panic(&mut self, call: Call, msg: String) {
-        match self.phase {
-            // A panic while cleaning up after a failure: go on with what is left, never call
-            // cleanup twice.
-            Phase::Closing => {
-                self.socket = None;
-                self.phase = if self.started {
-                    Phase::CleaningUp
-                } else {
-                    Phase::Rejected
-                };
-            }
-            Phase::CleaningUp => {
-                self.cleaned_up = true;
-                self.phase = Phase::Rejected;
-            }
-            _ => self.fail(call, RejectCause::Panicked(msg)),
+    /// The socket open in the current phase, if any.
+    fn open_socket(&self) -> Option<ProviderSocket> {
+        match &self.phase {
+            Phase::Querying { socket, .. }
+            | Phase::Extensions { socket, .. }
+            | Phase::Ready { socket } => Some(*socket),
+            Phase::TearingDown(t) => t.open_socket(),
+            Phase::Start | Phase::Started | Phase::Rejected { .. } => None,
+        }
+    }
+
+    /// Whether `WSPCleanup` is owed in the current phase.
+    fn cleanup_owed(&self) -> bool {
+        match &self.phase {
+            Phase::TearingDown(t) => t.cleanup_due(),
+            Phase::Rejected { .. } => false,
+            _ => self.started(),
         }
     }
 
@@ -362,82 +250,131 @@ impl InitMachine {
                 cause,
             });
         }
-        self.phase = if self.socket.is_some() {
-            Phase::Closing
-        } else if self.started && !self.cleaned_up {
-            Phase::CleaningUp
+        let teardown = Teardown::new(&self.name, self.open_socket(), self.cleanup_owed());
+        self.enter_teardown(teardown);
+    }
+
+    /// Goes on with `teardown`, or is finished when it has nothing to do.
+    fn enter_teardown(&mut self, teardown: Teardown) {
+        self.phase = if teardown.next_call().is_some() {
+            Phase::TearingDown(teardown)
         } else {
-            Phase::Rejected
+            Phase::Rejected { cleaned_up: false }
         };
     }
 
-    /// Whether the sequence is over.
-    pub fn is_done(&self) -> bool {
-        self.next_call() == NextCall::Done
+    /// Gives up on a machine that overran its budget (see [`ProviderMachine::call_budget`]):
+    /// the provider is rejected with [`RejectCause::SequenceOverrun`] and the machine goes on
+    /// with a fresh teardown of what is still open. Called a second time (the teardown overran
+    /// too), the machine stops where it is.
+    pub fn abandon(&mut self, overrun: Overrun) {
+        if self.rejection.is_none() {
+            self.rejection = Some(Rejection {
+                provider: self.name.clone(),
+                step: overrun.pending,
+                cause: RejectCause::SequenceOverrun {
+                    calls: overrun.calls,
+                },
+            });
+        }
+        match &self.phase {
+            Phase::TearingDown(_) | Phase::Rejected { .. } => {
+                self.phase = Phase::Rejected { cleaned_up: false };
+            }
+            _ => {
+                let teardown = Teardown::new(&self.name, self.open_socket(), self.cleanup_owed());
+                self.enter_teardown(teardown);
+            }
+        }
     }
 
-    /// Whether every step succeeded.
-    pub fn is_ready(&self) -> bool {
-        self.phase == Phase::Ready
-    }
-
-    /// Whether `WSPStartupEx` succeeded.
-    pub fn started(&self) -> bool {
-        self.started
-    }
-
-    /// Whether `WSPCleanup` was called.
-    pub fn cleaned_up(&self) -> bool {
-        self.cleaned_up
-    }
-
-    /// Why the provider was rejected.
-    pub fn rejection(&self) -> Option<&Rejection> {
-        self.rejection.as_ref()
-    }
-
-    /// Consumes the machine into its outcome.
+    /// Consumes the machine into its outcome. A machine that is not finished (one given up on
+    /// mid-way) counts as rejected.
     pub fn finish(self) -> InitOutcome {
+        let result = match (self.phase, self.data, self.rejection) {
+            (Phase::Ready { socket }, Some(data), None) => Ok(Initialized {
+                socket,
+                data,
+                handles: self.handles,
+                addresses: self.addresses,
+            }),
+            (phase, data, rejection) => Err(InitFailure {
+                rejection: rejection.unwrap_or_else(|| Rejection {
+                    provider: self.name.clone(),
+                    step: Call::StartupEx,
+                    cause: RejectCause::SequenceOverrun { calls: 0 },
+                }),
+                data,
+                extensions: self.handles.available(),
+                addresses: self.addresses,
+                cleaned_up: matches!(phase, Phase::Rejected { cleaned_up: true }),
+            }),
+        };
         InitOutcome {
-            ready: self.phase == Phase::Ready,
-            started: self.started,
-            cleaned_up: self.cleaned_up,
-            socket: self.socket,
-            data: self.data,
-            addresses: self.addresses,
-            extensions: self.extensions,
-            handles: self.handles,
-            rejection: self.rejection,
+            result,
             diagnostics: self.diagnostics,
         }
     }
 }
 
-/// What one provider's initialization produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitOutcome {
-    /// Every step succeeded.
-    pub ready: bool,
-    /// `WSPStartupEx` succeeded.
-    pub started: bool,
-    /// `WSPCleanup` was called.
-    pub cleaned_up: bool,
-    /// The query socket, kept open when ready.
-    pub socket: Option<ProviderSocket>,
-    /// `WSPDATA`, once started.
-    pub data: Option<WspData>,
-    /// The provider's addresses.
-    pub addresses: Vec<IpAddr>,
-    /// The extensions it provides.
-    pub extensions: ExtensionSet,
-    /// Their handles, in [`SanExtension::ALL`] order.
-    pub handles: [Option<ExtensionHandle>; 7],
-    /// Why it was rejected.
-    pub rejection: Option<Rejection>,
-    /// What was noticed along the way.
-    pub diagnostics: Vec<Diagnostic>,
-}
+impl ProviderMachine for InitMachine {
+    fn next_call(&self) -> Option<NextCall> {
+        match &self.phase {
+            Phase::Start => Some(NextCall::StartupEx),
+            Phase::Started => Some(NextCall::Socket),
+            Phase::Querying { socket, query } => Some(NextCall::QueryAddresses {
+                socket: *socket,
+                buffer_len: query.buffer_len(),
+            }),
+            Phase::Extensions { socket, next } => {
+                SanExtension::ALL
+                    .get(*next)
+                    .map(|&extension| NextCall::GetExtension {
+                        socket: *socket,
+                        extension,
+                    })
+            }
+            Phase::TearingDown(t) => t.next_call(),
+            Phase::Ready { .. } | Phase::Rejected { .. } => None,
+        }
+    }
 
-pub(crate) fn index_of(e: SanExtension) -> usize {
-    SanExtension::ALL.iter().position(|x| *x == e).unwrap_or(0)
+    /// Takes the answer to the call asked for. An answer of the wrong kind for the call is
+    /// treated as a provider failure (`WSAEINVAL`), so the sequence still ends with the
+    /// provider cleaned up; a panic rejects the provider (`provider_panicked`).
+    fn advance(&mut self, answer: Answer) -> Result<(), Finished> {
+        let call = self.next_call().ok_or(Finished)?.call();
+        if let Phase::TearingDown(t) = &mut self.phase {
+            t.advance(answer)?;
+            self.diagnostics.extend(t.take_diagnostics());
+            if t.next_call().is_none() {
+                let cleaned_up = t.cleaned_up();
+                self.phase = Phase::Rejected { cleaned_up };
+            }
+            return Ok(());
+        }
+        match (self.phase.clone(), answer) {
+            (_, Answer::Panicked(msg)) => self.fail(call, RejectCause::Panicked(msg)),
+            (Phase::Start, Answer::Started(r)) => self.on_started(r),
+            (Phase::Started, Answer::Socket(Ok(socket))) => {
+                self.phase = Phase::Querying {
+                    socket,
+                    query: AddressQuery::new(self.width),
+                };
+            }
+            (Phase::Started, Answer::Socket(Err(e))) => self.fail(call, RejectCause::Wsa(e)),
+            (Phase::Querying { socket, query }, Answer::Addresses(a)) => {
+                self.on_addresses(socket, query, &a);
+            }
+            (Phase::Extensions { socket, next }, Answer::Extension(r)) => {
+                self.on_extension(socket, next, r);
+            }
+            _ => self.fail(call, RejectCause::Wsa(WsaError::WSAEINVAL)),
+        }
+        Ok(())
+    }
+
+    fn call_budget(&self) -> usize {
+        INIT_CALL_BUDGET
+    }
 }

@@ -1,27 +1,25 @@
 //! The [`Switch`]: a thin facade that owns the providers, the routing table and the trace, and
 //! delegates to the catalog reader, the initialization machine and the routing builder.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use spi_types::address_list::PointerWidth;
-use spi_types::{Guid, ProtocolInfo, SanExtension, WsaError, WspData};
+use spi_types::{Guid, ProtocolInfo, SanExtension};
 
-use crate::address::{Requery, requery};
-use crate::catalog::{Catalog, CatalogEntry, read_catalog};
-use crate::driver::{CallContext, close_and_cleanup, guarded, perform};
+use crate::catalog::{Catalog, read_catalog};
+use crate::executor::{CallEnv, Executor};
 use crate::id::ProviderId;
-use crate::provider::{ExtensionHandle, ProviderLoader, ProviderSocket, SanProvider, Upcalls};
-use crate::report::{
-    Diagnostic, ExtensionSet, ProviderReport, ProviderState, RejectCause, Rejection, RouteReport,
-    SwitchReport,
-};
+use crate::journal::Journal;
+use crate::provider::{ExtensionHandle, ProviderLoader};
+use crate::providers::Providers;
+pub use crate::providers::SwitchError;
+use crate::report::{Diagnostic, RouteReport, SwitchReport};
 use crate::routing::{
-    ListenDecision, RouteDecision, RouteInput, RoutingTable, SharedRoutes, SocketKind, build,
+    ListenDecision, RouteDecision, RoutingTable, SharedRoutes, SocketKind, build,
 };
-use crate::startup::InitMachine;
-use crate::trace::{Call, CallArgs, CallResult, TraceEvent};
+use crate::trace::TraceEvent;
 use crate::upcall::UpcallTable;
 
 /// How the switch is set up.
@@ -30,84 +28,6 @@ pub struct SwitchConfig {
     /// The pointer width of the process the providers run in: decides the layout of the
     /// `SOCKET_ADDRESS_LIST` they answer and the size of an extension entry point.
     pub pointer_width: PointerWidth,
-}
-
-/// A provider the switch has seen, with everything it learned about it.
-struct Slot {
-    id: ProviderId,
-    entry: CatalogEntry,
-    state: ProviderState,
-    instance: Option<Box<dyn SanProvider>>,
-    socket: Option<ProviderSocket>,
-    data: Option<WspData>,
-    extensions: ExtensionSet,
-    handles: [Option<ExtensionHandle>; 7],
-    addresses: Vec<IpAddr>,
-    rejection: Option<Rejection>,
-    started: bool,
-    cleaned_up: bool,
-    connections: usize,
-}
-
-impl Slot {
-    fn new(id: ProviderId, entry: CatalogEntry, state: ProviderState) -> Self {
-        Slot {
-            id,
-            entry,
-            state,
-            instance: None,
-            socket: None,
-            data: None,
-            extensions: ExtensionSet::default(),
-            handles: [None; 7],
-            addresses: Vec::new(),
-            rejection: None,
-            started: false,
-            cleaned_up: false,
-            connections: 0,
-        }
-    }
-
-    fn name(&self) -> &str {
-        self.entry.name()
-    }
-
-    fn report(&self) -> ProviderReport {
-        ProviderReport {
-            id: self.id,
-            name: self.name().to_owned(),
-            guid: self.entry.guid(),
-            state: self.state,
-            reason: self.rejection.clone(),
-            version: self.data.as_ref().map(|d| d.version),
-            high_version: self.data.as_ref().map(|d| d.high_version),
-            description: self.data.as_ref().map(|d| d.description.clone()),
-            extensions: self.extensions,
-            addresses: self.addresses.clone(),
-            connections: self.connections,
-            cleaned_up: self.cleaned_up,
-        }
-    }
-}
-
-/// The switch errors a caller can meet outside initialization (which reports instead of
-/// failing).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SwitchError {
-    /// No provider has this id.
-    #[error("{0} is not a provider of this switch")]
-    UnknownProvider(ProviderId),
-    /// The provider cannot take a new connection in its state.
-    #[error("provider `{name}` is {state} and takes no new connections")]
-    NotReady {
-        /// The provider's name.
-        name: String,
-        /// Its state.
-        state: ProviderState,
-    },
-    /// A connection was closed on a provider that has none open.
-    #[error("provider `{0}` has no open connection to close")]
-    NoConnection(String),
 }
 
 /// The Windows Sockets switch's core: it brings SAN providers up, keeps the subnet-to-provider
@@ -147,14 +67,12 @@ pub enum SwitchError {
 /// assert_eq!(d.reason.code(), "no_route");
 /// ```
 pub struct Switch {
-    config: SwitchConfig,
     upcalls: Arc<UpcallTable>,
-    tcpip: ProtocolInfo,
+    env: CallEnv,
     interfaces: Vec<IpNet>,
-    slots: Vec<Slot>,
+    providers: Providers,
     routes: Arc<SharedRoutes>,
-    diagnostics: Vec<Diagnostic>,
-    trace: Vec<TraceEvent>,
+    journal: Journal,
     catalog_generation: Option<u64>,
     closed: bool,
 }
@@ -162,7 +80,7 @@ pub struct Switch {
 impl std::fmt::Debug for Switch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Switch")
-            .field("providers", &self.slots.len())
+            .field("providers", &self.providers.len())
             .field("routes", &self.routes.load().len())
             .finish_non_exhaustive()
     }
@@ -171,15 +89,18 @@ impl std::fmt::Debug for Switch {
 impl Switch {
     /// A switch with no provider yet.
     pub fn new(config: SwitchConfig) -> Self {
+        let upcalls = Arc::new(UpcallTable::new());
         Switch {
-            config,
-            upcalls: Arc::new(UpcallTable::new()),
-            tcpip: ProtocolInfo::tcpip(0),
+            env: CallEnv {
+                tcpip: ProtocolInfo::tcpip(0),
+                upcalls: upcalls.clone(),
+                width: config.pointer_width,
+            },
+            upcalls,
             interfaces: Vec::new(),
-            slots: Vec::new(),
+            providers: Providers::default(),
             routes: Arc::new(SharedRoutes::default()),
-            diagnostics: Vec::new(),
-            trace: Vec::new(),
+            journal: Journal::default(),
             catalog_generation: None,
             closed: false,
         }
@@ -236,42 +157,28 @@ impl Switch {
         if let Some(i) = interfaces {
             self.interfaces = i;
         }
-        for idx in 0..self.slots.len() {
-            if self.slots[idx].state == ProviderState::Ready {
-                self.requery(idx);
-            }
-        }
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        self.providers.requery_ready(&mut exec);
         self.rebuild_routes();
         self.report()
     }
 
     /// Records a new SAN connection on `provider` (it must be ready).
     pub fn connection_opened(&mut self, provider: ProviderId) -> Result<(), SwitchError> {
-        let slot = self.slot_mut(provider)?;
-        if slot.state != ProviderState::Ready {
-            return Err(SwitchError::NotReady {
-                name: slot.name().to_owned(),
-                state: slot.state,
-            });
-        }
-        slot.connections += 1;
-        Ok(())
+        self.providers.connection_opened(provider)
     }
 
     /// Records that a SAN connection on `provider` closed; a retiring provider whose last
     /// connection this was is cleaned up now (HOT-3).
     pub fn connection_closed(&mut self, provider: ProviderId) -> Result<(), SwitchError> {
-        let slot = self.slot_mut(provider)?;
-        if slot.connections == 0 {
-            return Err(SwitchError::NoConnection(slot.name().to_owned()));
-        }
-        slot.connections -= 1;
-        if slot.connections == 0 && slot.state == ProviderState::Retiring {
-            let idx = provider.0 as usize;
-            self.shut_provider(idx);
-            self.slots[idx].state = ProviderState::Retired;
-        }
-        Ok(())
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        self.providers.connection_closed(provider, &mut exec)
     }
 
     /// Cleans up every started provider that is not cleaned up yet (CLOSE-2): closes its query
@@ -281,16 +188,11 @@ impl Switch {
     /// Dropping a switch shuts it down.
     pub fn shutdown(&mut self) -> SwitchReport {
         self.closed = true;
-        for idx in 0..self.slots.len() {
-            let s = &self.slots[idx];
-            if s.started && !s.cleaned_up {
-                self.shut_provider(idx);
-                let s = &mut self.slots[idx];
-                if s.state == ProviderState::Ready || s.state == ProviderState::Retiring {
-                    s.state = ProviderState::Retired;
-                }
-            }
-        }
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        self.providers.shutdown(&mut exec);
         self.rebuild_routes();
         self.report()
     }
@@ -299,18 +201,14 @@ impl Switch {
     pub fn decide_connect(&self, dest: SocketAddr, kind: SocketKind) -> RouteDecision {
         self.routes
             .load()
-            .decide_connect(dest.ip(), kind, |p| self.is_ready(p))
+            .decide_connect(dest.ip(), kind, |p| self.providers.is_ready(p))
     }
 
     /// Which SAN providers listen besides TCP for a socket bound to `addr` (ROUTE-3).
     pub fn decide_listen(&self, addr: SocketAddr) -> ListenDecision {
-        let ready: Vec<ProviderId> = self
-            .slots
-            .iter()
-            .filter(|s| s.state == ProviderState::Ready)
-            .map(|s| s.id)
-            .collect();
-        self.routes.load().decide_listen(addr.ip(), &ready)
+        self.routes
+            .load()
+            .decide_listen(addr.ip(), &self.providers.ready_ids())
     }
 
     /// The routing table as published now.
@@ -339,49 +237,42 @@ impl Switch {
         provider: ProviderId,
         extension: SanExtension,
     ) -> Option<ExtensionHandle> {
-        let slot = self.slots.get(provider.0 as usize)?;
-        if !matches!(slot.state, ProviderState::Ready | ProviderState::Retiring) {
-            return None;
-        }
-        let i = SanExtension::ALL.iter().position(|e| *e == extension)?;
-        slot.handles[i]
+        self.providers.extension(provider, extension)
     }
 
-    /// The provider with this GUID, if the switch has seen it.
+    /// The provider with this GUID, if the switch has seen it (its newest slot, when it left
+    /// the catalog and came back).
     pub fn provider_by_guid(&self, guid: Guid) -> Option<ProviderId> {
-        self.slots
-            .iter()
-            .rev()
-            .find(|s| s.entry.guid() == guid)
-            .map(|s| s.id)
+        self.providers.by_guid(guid)
     }
 
     /// The TCP/IP record passed to `WSPStartupEx`.
     pub fn tcpip_record(&self) -> &ProtocolInfo {
-        &self.tcpip
+        &self.env.tcpip
     }
 
     /// Every provider call made so far (since the last [`take_trace`](Self::take_trace)), in
     /// order.
     pub fn trace(&self) -> &[TraceEvent] {
-        &self.trace
+        &self.journal.trace
     }
 
     /// Takes the trace recorded so far, leaving it empty (for a long-running embedder that
     /// forwards events elsewhere; they are also emitted as `tracing` events).
     pub fn take_trace(&mut self) -> Vec<TraceEvent> {
-        std::mem::take(&mut self.trace)
+        std::mem::take(&mut self.journal.trace)
     }
 
-    /// Takes the diagnostics recorded so far, leaving them empty.
+    /// Takes the diagnostics recorded so far, leaving them empty. A diagnostic noticed again
+    /// later (a host route still there at the next address change) is recorded again.
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
-        std::mem::take(&mut self.diagnostics)
+        self.journal.take_diagnostics()
     }
 
     /// The switch's state now.
     pub fn report(&self) -> SwitchReport {
         SwitchReport {
-            providers: self.slots.iter().map(Slot::report).collect(),
+            providers: self.providers.reports(),
             routes: self
                 .routes
                 .load()
@@ -391,274 +282,29 @@ impl Switch {
                     provider: r.provider,
                 })
                 .collect(),
-            diagnostics: self.diagnostics.clone(),
+            diagnostics: self.journal.diagnostics().cloned().collect(),
         }
-    }
-
-    fn is_ready(&self, p: ProviderId) -> bool {
-        self.slots
-            .get(p.0 as usize)
-            .is_some_and(|s| s.state == ProviderState::Ready)
-    }
-
-    fn slot_mut(&mut self, p: ProviderId) -> Result<&mut Slot, SwitchError> {
-        self.slots
-            .get_mut(p.0 as usize)
-            .ok_or(SwitchError::UnknownProvider(p))
-    }
-
-    fn next_id(&self) -> ProviderId {
-        ProviderId(self.slots.len() as u32)
     }
 
     fn sync_catalog(&mut self, catalog: &dyn Catalog, loader: &mut dyn ProviderLoader) {
         self.catalog_generation = Some(catalog.generation());
-        let view = read_catalog(catalog);
-        match view.tcpip {
-            Some(t) => self.tcpip = t,
-            None => self.note(Diagnostic::TcpipEntryMissing),
+        let mut view = read_catalog(catalog);
+        match view.tcpip.take() {
+            Some(t) => self.env.tcpip = t,
+            None => self.journal.note(Diagnostic::TcpipEntryMissing),
         }
-        for d in view.diagnostics {
-            self.note(d);
-        }
-
-        // HOT-3: providers that left the catalog (or the registration list).
-        for idx in 0..self.slots.len() {
-            let guid = self.slots[idx].entry.guid();
-            let still_san = view.san.iter().any(|d| d.entry.guid() == guid);
-            let still_ignored = view.ignored.iter().any(|e| e.guid() == guid);
-            match self.slots[idx].state {
-                ProviderState::Ready if !still_san => self.retire(idx),
-                // A rejected provider that leaves is done with; if it comes back it is a new
-                // provider and is initialized afresh.
-                ProviderState::Rejected if !still_san => {
-                    self.slots[idx].state = ProviderState::Retired;
-                }
-                ProviderState::Ignored if !still_ignored && !still_san => {
-                    self.slots[idx].state = ProviderState::Retired;
-                }
-                _ => {}
-            }
-        }
-
-        // INIT / HOT-1: registered providers not running yet, in catalog order.
-        for detected in view.san {
-            match self.live_slot(detected.entry.guid()) {
-                Some(idx) if self.slots[idx].state == ProviderState::Ignored => {
-                    self.slots[idx].entry = detected.entry;
-                    self.init_provider(idx, loader);
-                }
-                // Back before its last connection closed: it never stopped, so it serves again,
-                // with its addresses asked for anew.
-                Some(idx) if self.slots[idx].state == ProviderState::Retiring => {
-                    self.slots[idx].state = ProviderState::Ready;
-                    self.requery(idx);
-                }
-                Some(_) => {}
-                None => {
-                    let id = self.next_id();
-                    self.slots
-                        .push(Slot::new(id, detected.entry, ProviderState::Initializing));
-                    self.init_provider(id.0 as usize, loader);
-                }
-            }
-        }
-        for entry in view.ignored {
-            if self.live_slot(entry.guid()).is_none() {
-                let id = self.next_id();
-                self.slots
-                    .push(Slot::new(id, entry, ProviderState::Ignored));
-            }
-        }
-    }
-
-    /// The slot of `guid` that is not retired: there is at most one.
-    fn live_slot(&self, guid: Guid) -> Option<usize> {
-        self.slots
-            .iter()
-            .rposition(|s| s.entry.guid() == guid && s.state != ProviderState::Retired)
-    }
-
-    fn init_provider(&mut self, idx: usize, loader: &mut dyn ProviderLoader) {
-        let slot = &mut self.slots[idx];
-        slot.state = ProviderState::Initializing;
-        let name = slot.name().to_owned();
-        let loaded = match guarded(|| loader.load(&slot.entry)) {
-            Ok(r) => r.map_err(RejectCause::LoadFailed),
-            Err(msg) => Err(RejectCause::Panicked(msg)),
+        self.journal.note_all(std::mem::take(&mut view.diagnostics));
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
         };
-        let mut instance = match loaded {
-            Ok(i) => i,
-            Err(cause) => {
-                slot.state = ProviderState::Rejected;
-                slot.rejection = Some(Rejection {
-                    provider: name,
-                    step: Call::StartupEx,
-                    cause,
-                });
-                return;
-            }
-        };
-        let mut machine = InitMachine::new(
-            slot.id,
-            &name,
-            self.tcpip.provider_id,
-            self.config.pointer_width,
-        );
-        let upcalls: Arc<dyn Upcalls> = self.upcalls.clone();
-        let ctx = CallContext {
-            tcpip: &self.tcpip,
-            upcalls,
-            width: self.config.pointer_width,
-        };
-        while let Some(answer) = perform(instance.as_mut(), machine.next_call(), &ctx) {
-            if let Some(ev) = machine.advance(answer) {
-                self.trace.push(ev);
-            }
-        }
-        let out = machine.finish();
-        for d in out.diagnostics {
-            self.note(d);
-        }
-        let slot = &mut self.slots[idx];
-        slot.started = out.started;
-        slot.cleaned_up = out.cleaned_up;
-        slot.data = out.data;
-        slot.extensions = out.extensions;
-        slot.handles = out.handles;
-        slot.addresses = out.addresses;
-        slot.socket = out.socket;
-        slot.rejection = out.rejection;
-        slot.state = if out.ready {
-            ProviderState::Ready
-        } else {
-            ProviderState::Rejected
-        };
-        // A rejected provider was cleaned up (if it had started) and is dropped.
-        slot.instance = out.ready.then_some(instance);
-    }
-
-    fn retire(&mut self, idx: usize) {
-        if self.slots[idx].connections == 0 {
-            self.shut_provider(idx);
-            self.slots[idx].state = ProviderState::Retired;
-        } else {
-            self.slots[idx].state = ProviderState::Retiring;
-        }
-    }
-
-    /// Closes the query socket and calls `WSPCleanup` once, tracing both.
-    fn shut_provider(&mut self, idx: usize) {
-        let slot = &mut self.slots[idx];
-        if slot.cleaned_up || !slot.started {
-            return;
-        }
-        let Some(instance) = slot.instance.as_mut() else {
-            return;
-        };
-        let socket = slot.socket.take();
-        let (closed, cleaned) = close_and_cleanup(instance.as_mut(), socket);
-        slot.cleaned_up = true;
-        slot.instance = None;
-        slot.handles = [None; 7];
-        let (id, name) = (slot.id, slot.name().to_owned());
-        let to_result = |r: &Result<(), Option<WsaError>>| match r {
-            Ok(()) => CallResult::Ok,
-            Err(Some(e)) => CallResult::Error(*e),
-            Err(None) => CallResult::Panic,
-        };
-        if let Some(c) = &closed {
-            self.push_trace(id, &name, Call::CloseSocket, to_result(c), CallArgs::None);
-        }
-        self.push_trace(
-            id,
-            &name,
-            Call::Cleanup,
-            to_result(&cleaned),
-            CallArgs::None,
-        );
-        if let Err(Some(error)) = cleaned {
-            self.note(Diagnostic::CleanupFailed {
-                provider: name,
-                error,
-            });
-        }
-    }
-
-    fn push_trace(
-        &mut self,
-        id: ProviderId,
-        name: &str,
-        call: Call,
-        result: CallResult,
-        args: CallArgs,
-    ) {
-        let ev = TraceEvent {
-            provider: id,
-            provider_name: name.to_owned(),
-            call,
-            result,
-            args,
-        };
-        ev.emit();
-        self.trace.push(ev);
-    }
-
-    fn requery(&mut self, idx: usize) {
-        let width = self.config.pointer_width;
-        let slot = &mut self.slots[idx];
-        let (id, name) = (slot.id, slot.name().to_owned());
-        let (Some(instance), Some(socket)) = (slot.instance.as_mut(), slot.socket) else {
-            return;
-        };
-        let Requery { events, outcome } = requery(instance.as_mut(), socket, width);
-        for (result, args) in events {
-            self.push_trace(id, &name, Call::AddressListQuery, result, args);
-        }
-        let slot = &mut self.slots[idx];
-        match outcome {
-            Ok(list) => slot.addresses = list,
-            Err(cause @ RejectCause::Panicked(_)) => {
-                slot.rejection = Some(Rejection {
-                    provider: name,
-                    step: Call::AddressListQuery,
-                    cause,
-                });
-                slot.addresses.clear();
-                self.shut_provider(idx);
-                self.slots[idx].state = ProviderState::Rejected;
-            }
-            Err(cause) => {
-                slot.addresses.clear();
-                self.note(Diagnostic::AddressRequeryFailed {
-                    provider: name,
-                    cause,
-                });
-            }
-        }
-    }
-
-    /// Records a diagnostic unless the same one was recorded already.
-    fn note(&mut self, d: Diagnostic) {
-        if !self.diagnostics.contains(&d) {
-            self.diagnostics.push(d);
-        }
+        self.providers.sync(view, loader, &mut exec);
     }
 
     fn rebuild_routes(&mut self) {
-        let inputs: Vec<RouteInput<'_>> = self
-            .slots
-            .iter()
-            .filter(|s| s.state == ProviderState::Ready)
-            .map(|s| RouteInput {
-                provider: s.id,
-                addresses: &s.addresses,
-            })
-            .collect();
-        let out = build(&self.interfaces, &inputs);
-        for d in out.diagnostics {
-            self.note(Diagnostic::Route(d));
-        }
+        let out = build(&self.interfaces, &self.providers.route_inputs());
+        self.journal
+            .note_all(out.diagnostics.into_iter().map(Diagnostic::Route));
         self.routes.replace(out.table);
     }
 }

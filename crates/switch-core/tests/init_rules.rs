@@ -1022,21 +1022,21 @@ fn init_3_wsaefault_without_a_size_is_an_error() {
 
 #[test]
 fn init_2_a_finished_machine_takes_no_more_answers() {
-    use switch_core::startup::{Answer, InitMachine, NextCall};
-    let mut m = InitMachine::new(
-        switch_core::ProviderId(0),
-        "a",
-        TCPIP_PROVIDER_GUID,
-        spi_types::PointerWidth::Bits64,
-    );
-    assert_eq!(m.next_call(), NextCall::StartupEx);
-    let ev = m
-        .advance(Answer::Started(Err(WsaError::WSASYSNOTREADY)))
+    use switch_core::call::{Answer, Finished, NextCall, ProviderMachine};
+    use switch_core::startup::InitMachine;
+    let mut m = InitMachine::new("a", spi_types::PointerWidth::Bits64);
+    assert_eq!(m.next_call(), Some(NextCall::StartupEx));
+    m.advance(Answer::Started(Err(WsaError::WSASYSNOTREADY)))
         .unwrap();
-    assert_eq!(ev.result, CallResult::Error(WsaError::WSASYSNOTREADY));
-    assert!(m.is_done());
-    assert_eq!(m.advance(Answer::Closed(Ok(()))), None);
+    assert_eq!(m.next_call(), None);
+    assert_eq!(m.advance(Answer::Closed(Ok(()))), Err(Finished));
     assert_eq!(m.rejection().unwrap().code(), "WSASYSNOTREADY");
+    let failure = m.finish().result.unwrap_err();
+    assert!(
+        !failure.cleaned_up,
+        "a provider that never started is not cleaned up"
+    );
+    assert_eq!(failure.data, None);
 }
 
 #[test]

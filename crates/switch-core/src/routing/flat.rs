@@ -451,4 +451,376 @@ mod tests {
             assert_eq!(flat.find(key), reference(&p, key), "key {key:#x}");
         }
     }
+
+    // ---- Sizing: the properties behind the README's lookup and memory figures. ----
+    //
+    // Lookups stay correct with any bucket count, window or `base`, so the tests below pin the
+    // chosen sizes themselves, each computed by hand in its comments. Bucket `b` of a table
+    // starts at key `t_b = base + (b << shift)`; a start `s` is counted in bucket
+    // `(s - base - 1) >> shift` (see `window_for`).
+
+    /// Checks `find` against a linear scan at every boundary, its neighbours and the extremes,
+    /// and every index entry against its definition (the last interval starting at or before
+    /// the bucket's first key).
+    fn assert_exact<K: Key>(flat: &Flat<K>) {
+        let n = flat.len;
+        let (starts, vals) = (&flat.starts[..n], &flat.vals[..n]);
+        let expect = |key: K| vals[starts.partition_point(|&s| s <= key) - 1];
+        let mut keys = vec![K::ZERO, K::MAX, flat.base];
+        for &s in starts {
+            keys.push(s);
+            keys.extend(s.succ());
+            if s > K::ZERO {
+                keys.push(s.pred());
+            }
+        }
+        for key in keys {
+            assert_eq!(flat.find(key), expect(key), "key {key:?}");
+        }
+        assert_eq!(flat.index.len(), flat.last_bucket + 1);
+        for (b, &first) in flat.index.iter().enumerate() {
+            let t = ((b as u128) << flat.shift).checked_add(flat.base.widen());
+            let last = t.map_or(n, |t| starts.partition_point(|&s| s.widen() <= t)) - 1;
+            assert_eq!(first as usize, last, "bucket {b}");
+        }
+    }
+
+    /// `Flat::compile` of `starts` with class `i` for interval `i` (so a lookup names the
+    /// interval it found).
+    fn compile<K: Key>(starts: Vec<K>) -> Flat<K> {
+        let vals = (0..starts.len() as u32).collect();
+        Flat::compile(starts, vals)
+    }
+
+    /// log2 of the bucket count.
+    fn bucket_bits_of<K>(flat: &Flat<K>) -> u32 {
+        let buckets = flat.last_bucket + 1;
+        assert!(buckets.is_power_of_two(), "{buckets} buckets");
+        buckets.trailing_zeros()
+    }
+
+    #[test]
+    fn route_1_bucket_bits_bounds_follow_table_size() {
+        // lg = bits of (n - 1), i.e. ceil(log2 n). Up to 2^14 intervals: 2^(lg-1) ..= 2^(lg+2)
+        // buckets (up to four per interval; the index stays in cache); above: 2^(lg-2) ..=
+        // 2^(lg-1) (one bucket per two to four intervals, the README's ~20 bytes a prefix).
+        for (n, bounds) in [
+            (1, (0, 2)),
+            (2, (0, 3)),
+            (3, (1, 4)),
+            (4, (1, 4)),
+            (5, (2, 5)),
+            (8, (2, 5)),
+            (9, (3, 6)),
+            (16, (3, 6)),
+            (17, (4, 7)),
+            (4096, (11, 14)),
+            (1 << 14, (13, 16)),
+            ((1 << 14) + 1, (13, 14)),
+            (1 << 16, (14, 15)),
+            (1_000_000, (18, 19)),
+            (1 << 20, (18, 19)),
+            ((1 << 20) + 1, (19, 20)),
+        ] {
+            assert_eq!(bucket_bits(n), bounds, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn route_1_window_is_densest_bucket_rounded_to_power_of_two() {
+        // Buckets of 16 keys from 0: starts 1..=16 are bucket 0, 17..=32 bucket 1.
+        assert_eq!(window_for::<u32>(&[0], 0, 4), 1, "no start: one interval");
+        assert_eq!(window_for::<u32>(&[0, 5, 40], 0, 4), 1);
+        assert_eq!(
+            window_for::<u32>(&[0, 1, 16, 17], 0, 4),
+            2,
+            "1 and 16 share bucket 0"
+        );
+        assert_eq!(
+            window_for::<u32>(&[0, 10, 11, 12, 100], 0, 4),
+            4,
+            "3 rounds up to 4"
+        );
+        // Runs of 2, 5 (17..=21) and 1: the densest is the middle one, 5 -> 8.
+        let s = [0u32, 3, 9, 17, 18, 19, 20, 21, 40];
+        assert_eq!(window_for(&s, 0, 4), 8);
+        // A run of exactly 8 stays 8; one start more doubles it.
+        let eight: Vec<u32> = (0..9).collect();
+        assert_eq!(window_for(&eight, 0, 4), 8);
+        let nine: Vec<u32> = (0..10).collect();
+        assert_eq!(window_for(&nine, 0, 4), 16);
+        // Offsets from `base` (u64): base + 1 ..= base + 16 is bucket 0.
+        let base = 0x2001_0db8_0000_0000u64;
+        let s = [0, base + 1, base + 16, base + 17, base + 33];
+        assert_eq!(window_for(&s, base, 4), 2);
+        assert_eq!(
+            window_for(&s, base, 5),
+            4,
+            "32-key buckets: base+1 ..= base+32"
+        );
+    }
+
+    /// Evenly spaced starts `i << (32 - p)`, `n = 2^p` intervals.
+    fn uniform_v4(p: u32) -> Flat<u32> {
+        compile((0..1u32 << p).map(|i| i << (32 - p)).collect())
+    }
+
+    #[test]
+    fn route_1_index_bucket_bits_grow_with_table_size() {
+        // n = 2^p evenly spaced starts (spacing d = 2^(32-p)): any 9 consecutive ones span
+        // 8d, so 2^(p-3) buckets would already hold at most 8 (COUNT) starts each; the lower
+        // bound of `bucket_bits` wins. Up to 2^14: 2^(p-1) buckets of 2d keys, two starts
+        // each; above: 2^(p-2) buckets of 4d keys, four starts each. One lookup is then one
+        // index load and one 8-wide count, no binary step.
+        for (p, bits, window) in [
+            (4, 3, 2),
+            (8, 7, 2),
+            (12, 11, 2),
+            (14, 13, 2),
+            (16, 14, 4),
+            (18, 16, 4),
+            (20, 18, 4),
+        ] {
+            let flat = uniform_v4(p);
+            assert_eq!(bucket_bits_of(&flat), bits, "2^{p} intervals");
+            assert_eq!(flat.shift, 32 - bits, "2^{p} intervals");
+            assert_eq!(flat.half * 2, window, "2^{p} intervals");
+            assert_eq!(flat.base, 0, "IPv4 indexes the whole space");
+            if p <= 12 {
+                assert_exact(&flat);
+            }
+        }
+    }
+
+    #[test]
+    fn route_1_index_bucket_bits_follow_densest_run_between_bounds() {
+        // 16 starts 2^22 apart (up to 2^26), then 48 starts 2^21 apart: n = 65, bounds (6, 9).
+        // The finer part decides: 9 consecutive starts there span 8 * 2^21 = 2^24, and starts
+        // 2^26 + 2^21 ..= 2^26 + 2^24 share a 2^24-key bucket (8 of them), so 2^8 buckets of
+        // 2^24 keys are the fewest with at most COUNT starts per bucket. The deciding starts
+        // sit past the first n / 8 entries.
+        let mut s: Vec<u32> = vec![0];
+        s.extend((1..=16).map(|i| i << 22));
+        s.extend((1..=48).map(|i| (1 << 26) + (i << 21)));
+        let flat = compile(s);
+        assert_eq!(bucket_bits(65), (6, 9));
+        assert_eq!(bucket_bits_of(&flat), 8);
+        assert_eq!(flat.shift, 24);
+        assert_eq!(flat.half, 4, "window 8 = COUNT: no binary step");
+        assert_exact(&flat);
+    }
+
+    #[test]
+    fn route_1_small_tables_get_the_finest_index() {
+        // At most COUNT + 1 intervals: any bucket count fits the counting window; the upper
+        // bound (four buckets per interval) is taken.
+        // n = 5: bounds (2, 5) -> 32 buckets of 2^27 keys, starts in distinct buckets.
+        let flat = compile(vec![
+            0u32,
+            0x0a00_0000,
+            0x0b00_0000,
+            0xc0a8_0000,
+            0xc0a9_0000,
+        ]);
+        assert_eq!(bucket_bits_of(&flat), 5);
+        assert_eq!(
+            (flat.shift, flat.half),
+            (27, 1),
+            "0xc0a8.. and 0xc0a9.. share bucket 24"
+        );
+        assert_exact(&flat);
+        // n = 9, eight starts in one 2^26-key bucket (bounds (3, 6)): window exactly 8 =
+        // COUNT, still 64 buckets and no binary step.
+        let mut s = vec![0u32];
+        s.extend((0..8).map(|i| 0x0a00_0000 + i * 256));
+        let flat = compile(s);
+        assert_eq!(bucket_bits_of(&flat), 6);
+        assert_eq!((flat.shift, flat.half), (26, 4));
+        // Padding: n + max(window, COUNT) + 1 starts.
+        assert_eq!(flat.starts.len(), 9 + 8 + 1);
+        assert_exact(&flat);
+        // The empty table: one interval, 4 buckets (upper bound of n = 1), window 1.
+        let flat = Flat::<u32>::empty();
+        assert_eq!((flat.shift, flat.last_bucket, flat.half), (30, 3, 0));
+        assert_eq!(&*flat.index, &[0, 0, 0, 0]);
+        assert_eq!(flat.starts.len(), 1 + 8 + 1);
+        assert_exact(&flat);
+    }
+
+    /// 64 starts 2^20 apart (i << 20, i = 1..=64) and a cluster of `m` consecutive starts at
+    /// 0x0200_1000, between the 32nd and 33rd.
+    fn clustered_v4(m: u32) -> Flat<u32> {
+        let mut s: Vec<u32> = vec![0];
+        s.extend((1..=64).map(|i| i << 20));
+        s.extend((0..m).map(|j| 0x0200_1000 + j));
+        s.sort_unstable();
+        compile(s)
+    }
+
+    #[test]
+    fn route_1_dense_cluster_window_is_densest_bucket_rounded_up() {
+        // With buckets of 2^s keys (19 < s <= 25) the cluster's bucket also holds the
+        // 2^(s-20) background starts 33 << 20 ..; every other bucket holds at most 32. The
+        // cluster needs more than COUNT starts at any size, so the index takes the fewest
+        // buckets (within bounds (6, 9), n = 65 + m) giving the window of the finest one:
+        //   m = 20: s = 23 (k = 9): 20 + 8 = 28 -> 32; s = 24: 36 -> 64.     k = 9, window 32
+        //   m = 32: s = 23..=25: 40, 48, 64 -> 64; s = 26: 64 + 32 -> 128.    k = 7, window 64
+        //   m = 48: s = 23, 24: 56, 64 -> 64; s = 25: 80 -> 128.              k = 8, window 64
+        for (m, bits, window, densest) in [(20, 9, 32, 28), (32, 7, 64, 64), (48, 8, 64, 64)] {
+            let flat = clustered_v4(m);
+            assert_eq!(bucket_bits(65 + m as usize), (6, 9));
+            assert_eq!(bucket_bits_of(&flat), bits, "m = {m}");
+            assert_eq!(flat.half * 2, window, "m = {m}");
+            let n = flat.len;
+            assert_eq!(
+                window_for(&flat.starts[..n], 0, flat.shift),
+                window,
+                "m = {m}"
+            );
+            let cluster = flat.starts[..n]
+                .iter()
+                .filter(|&&s| (s - 1) >> flat.shift == 0x0200_0fff >> flat.shift)
+                .count();
+            assert_eq!(cluster, densest, "m = {m}");
+            assert_eq!(flat.starts.len(), n + window + 1, "m = {m}");
+            assert_exact(&flat);
+        }
+    }
+
+    #[test]
+    fn route_1_ipv6_index_spans_first_to_last_boundary() {
+        // IPv6 keys sit in a small corner (2001:db8::/32 here): `base` is one below the first
+        // boundary after 0 and the index covers only base ..= the last boundary.
+        let s0 = 0x2001_0db8_0000_0000u64;
+        // 16 starts 2^16 apart: range = 15 * 2^16 + 1 (20 bits). Any 5 consecutive starts
+        // span 4 * 2^16, so 2^(20-18) = 4 buckets would do; bounds (4, 7) for n = 17 give
+        // 16 buckets of 2^16 keys: exactly one start per bucket, window 1.
+        let mut s = vec![0u64];
+        s.extend((0..16).map(|j| s0 + (j << 16)));
+        let flat = compile(s);
+        assert_eq!(flat.base, s0 - 1);
+        assert_eq!(flat.shift, 16);
+        assert_eq!(flat.last_bucket, 15);
+        assert_eq!(flat.half, 0);
+        // Bucket b starts at s0 - 1 + b * 2^16: intervals 0, 1, ..., 15.
+        assert_eq!(&*flat.index, &(0..16).collect::<Vec<u32>>()[..]);
+        assert_exact(&flat);
+        // Keys below `base` clamp to bucket 0, keys past the last boundary to the last one.
+        assert_eq!(flat.find(0), 0);
+        assert_eq!(flat.find(s0 - 2), 0);
+        assert_eq!(flat.find(s0 + (15 << 16)), 16);
+        assert_eq!(flat.find(u64::MAX), 16);
+
+        // At most COUNT + 1 intervals: the upper bound (4) of n = 4. range = 2^32 + 1 (33
+        // bits): shift 29, buckets (range >> 29) + 1 = 9; the last boundary s0 + 2^32 is
+        // base + 2^32 + 1, just past bucket 8's first key.
+        let flat = compile(vec![0, s0, s0 + (1 << 16), s0 + (1 << 32)]);
+        assert_eq!((flat.base, flat.shift, flat.last_bucket), (s0 - 1, 29, 8));
+        assert_eq!(&*flat.index, &[0, 2, 2, 2, 2, 2, 2, 2, 2]);
+        assert_eq!(flat.half, 1, "s0 and s0 + 2^16 share bucket 0");
+        assert_eq!(flat.starts.len(), 4 + 4 + 1);
+        assert_exact(&flat);
+
+        // One interval: nothing to normalise; base 0, 4 buckets over the whole space.
+        let flat = Flat::<u64>::empty();
+        assert_eq!((flat.base, flat.shift, flat.last_bucket), (0, 62, 3));
+        assert_exact(&flat);
+    }
+
+    #[test]
+    fn route_1_ipv6_full_keys_size_index_by_window_alone() {
+        // u128 keys: COUNT = 1, so the bucket count comes from the window search alone.
+        let s0 = 0x2001_0db8_0000_0000_0000_0000_0000_0000u128;
+        // Sparse, n = 5, bounds (2, 5): range = 3 * 2^64 + 1 (66 bits) -> upper bound 5,
+        // shift 61, 25 buckets; each start alone in its bucket, window 1.
+        let flat = compile(vec![0, s0, s0 + (1 << 64), s0 + (2 << 64), s0 + (3 << 64)]);
+        assert_eq!((flat.base, flat.shift, flat.last_bucket), (s0 - 1, 61, 24));
+        assert_eq!(flat.half, 0);
+        let mut index = vec![0u32];
+        for i in 1..=3 {
+            index.extend([i; 8]);
+        }
+        assert_eq!(&*flat.index, &index[..]);
+        assert_eq!(flat.starts.len(), 5 + 1 + 1);
+        assert_exact(&flat);
+        // A /128 inside a /64 (n = 4, bounds (1, 4)): s0 and s0 + 1 share a bucket at every
+        // size, so the window is 2 and the fewest buckets giving it win: 2 buckets of 2^64
+        // keys (range = 2^64 + 1).
+        let flat = compile(vec![0, s0, s0 + 1, s0 + (1 << 64)]);
+        assert_eq!((flat.base, flat.shift, flat.last_bucket), (s0 - 1, 64, 1));
+        assert_eq!(flat.half, 1);
+        assert_eq!(&*flat.index, &[0, 2]);
+        assert_exact(&flat);
+        // Empty: base 0, the whole space in 4 buckets.
+        let flat = Flat::<u128>::empty();
+        assert_eq!((flat.base, flat.shift, flat.last_bucket), (0, 126, 3));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn route_1_memory_bytes_is_struct_plus_three_arrays() {
+        // Flat<u32> inline: base u32 (4) + shift u32 (4) + last_bucket, half, len usize (3 x 8)
+        // + index, starts, vals boxed slices (3 x 16, pointer and length) = 80.
+        assert_eq!(std::mem::size_of::<Flat<u32>>(), 80);
+        // 8 intervals (10/8, 10.1/16, 10.1.2/24, 10.255.255/24 flattened), bounds (2, 5):
+        // n <= COUNT + 1 -> 2^5 buckets -> index 32 x 4 = 128 bytes. All 7 boundaries fall in
+        // bucket 1 (0x0800_0000 ..= 0x0fff_ffff): window 8, padded length 8 + 8 + 1 = 17 ->
+        // starts 17 x 4 = 68, vals 17 x 4 = 68. Total 80 + 128 + 68 + 68 = 344.
+        let flat = compile(vec![
+            0u32,
+            0x0a00_0000,
+            0x0a01_0000,
+            0x0a01_0200,
+            0x0a01_0300,
+            0x0a02_0000,
+            0x0aff_ff00,
+            0x0b00_0000,
+        ]);
+        assert_eq!(
+            (flat.index.len(), flat.starts.len(), flat.vals.len()),
+            (32, 17, 17)
+        );
+        assert_eq!(flat.memory_bytes(), 344);
+        // Flat<u128> inline: base u128 (16, 16-aligned) + 4 + 3 x 8 + 3 x 16 = 92 -> 96. The
+        // sparse 5-interval table above: index 25 x 4 = 100, starts 7 x 16 = 112, vals
+        // 7 x 4 = 28. Total 96 + 100 + 112 + 28 = 336.
+        assert_eq!(std::mem::size_of::<Flat<u128>>(), 96);
+        let s0 = 0x2001_0db8u128 << 96;
+        let flat = compile(vec![0, s0, s0 + (1 << 64), s0 + (2 << 64), s0 + (3 << 64)]);
+        assert_eq!(flat.memory_bytes(), 336);
+    }
+
+    #[test]
+    fn route_1_intervals_cover_the_key_space() {
+        let flat = compile(vec![0u32, 10, 20]);
+        let got: Vec<_> = flat.intervals().collect();
+        assert_eq!(got, vec![(0, 9, 0), (10, 19, 1), (20, u32::MAX, 2)]);
+        let flat = Flat::<u64>::empty();
+        assert_eq!(flat.intervals().collect::<Vec<_>>(), vec![(0, u64::MAX, 0)]);
+    }
+
+    #[test]
+    fn route_1_flatten_merges_adjacent_equal_routes() {
+        // [70, 79] continues route 4 of [60, 69]: its start overwrites the gap interval at 70
+        // and the two merge (the interval before the gap, at index n - 2, has route 4).
+        let p = [
+            (0u32, 9, 1),
+            (20, 29, 2),
+            (40, 49, 3),
+            (60, 69, 4),
+            (70, 79, 4),
+        ];
+        let iv = flatten(p.iter().copied(), p.len());
+        let expected = vec![
+            (0, 1),
+            (10, NO_ROUTE),
+            (20, 2),
+            (30, NO_ROUTE),
+            (40, 3),
+            (50, NO_ROUTE),
+            (60, 4),
+            (80, NO_ROUTE),
+        ];
+        assert_eq!(iv, expected);
+    }
 }

@@ -1,0 +1,154 @@
+//! The vocabulary between the switch's state machines and the one place that calls providers:
+//! which call a machine asks for next ([`NextCall`]), what the provider answered ([`Answer`]),
+//! and the interface every machine shares ([`ProviderMachine`]).
+//!
+//! This module sits below every machine (initialization, address re-query, teardown) and below
+//! the call executor, so none of them depends on another to speak about calls.
+
+use spi_types::{SanExtension, WsaError, WspData};
+
+use crate::provider::{ExtensionHandle, IoctlFailure, ProviderSocket};
+use crate::report::ExtensionFailure;
+use crate::trace::{Call, CallArgs, CallResult};
+
+/// The provider call a machine asks for next. The executor makes it and hands the machine the
+/// [`Answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextCall {
+    /// `WSPStartupEx` with version 2.2, the TCP/IP provider's record and the switch's
+    /// up-call table.
+    StartupEx,
+    /// `WSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSA_FLAG_OVERLAPPED)`: the query socket.
+    Socket,
+    /// `WSPIoctl(SIO_ADDRESS_LIST_QUERY)` on the socket, with an output buffer of this many
+    /// bytes.
+    QueryAddresses {
+        /// The socket asked on.
+        socket: ProviderSocket,
+        /// The buffer's size.
+        buffer_len: usize,
+    },
+    /// `WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)` on the socket with the extension's GUID.
+    GetExtension {
+        /// The socket asked on.
+        socket: ProviderSocket,
+        /// The extension asked for.
+        extension: SanExtension,
+    },
+    /// `WSPCloseSocket`.
+    CloseSocket(ProviderSocket),
+    /// `WSPCleanup`.
+    Cleanup,
+}
+
+impl NextCall {
+    /// The entry point this is a call of, as the trace names it.
+    pub fn call(self) -> Call {
+        match self {
+            NextCall::StartupEx => Call::StartupEx,
+            NextCall::Socket => Call::Socket,
+            NextCall::QueryAddresses { .. } => Call::AddressListQuery,
+            NextCall::GetExtension { extension, .. } => Call::GetExtension(extension),
+            NextCall::CloseSocket(_) => Call::CloseSocket,
+            NextCall::Cleanup => Call::Cleanup,
+        }
+    }
+}
+
+/// The answer to one address-list query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressAnswer {
+    /// Success: the output buffer as the provider left it, the address it had, and the byte
+    /// count the provider returned (`lpcbBytesReturned`).
+    Filled {
+        /// The buffer.
+        buffer: Vec<u8>,
+        /// Its address (pointers in the list point into it).
+        base: u64,
+        /// The bytes the provider said it wrote.
+        returned: usize,
+    },
+    /// Failure, with `lpcbBytesReturned` (the size needed, for `WSAEFAULT`).
+    Failed(IoctlFailure),
+}
+
+/// What the provider answered the call a machine asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `WSPStartupEx`'s answer.
+    Started(Result<WspData, WsaError>),
+    /// `WSPSocket`'s answer.
+    Socket(Result<ProviderSocket, WsaError>),
+    /// `SIO_ADDRESS_LIST_QUERY`'s answer.
+    Addresses(AddressAnswer),
+    /// `SIO_GET_EXTENSION_FUNCTION_POINTER`'s answer.
+    Extension(Result<ExtensionHandle, ExtensionFailure>),
+    /// `WSPCloseSocket`'s answer.
+    Closed(Result<(), WsaError>),
+    /// `WSPCleanup`'s answer.
+    CleanedUp(Result<(), WsaError>),
+    /// The provider panicked inside the call; the text is the panic's message.
+    Panicked(String),
+}
+
+impl Answer {
+    /// How the call ended, as the trace records it. A missing extension entry point is a
+    /// successful call (the failure is the switch's finding, not the provider's answer).
+    pub fn result(&self) -> CallResult {
+        let error = match self {
+            Answer::Panicked(_) => return CallResult::Panic,
+            Answer::Started(r) => r.as_ref().err(),
+            Answer::Socket(r) => r.as_ref().err(),
+            Answer::Addresses(AddressAnswer::Filled { .. }) => None,
+            Answer::Addresses(AddressAnswer::Failed(f)) => Some(&f.error),
+            Answer::Extension(Err(ExtensionFailure::Error(e))) => Some(e),
+            Answer::Extension(_) => None,
+            Answer::Closed(r) | Answer::CleanedUp(r) => r.as_ref().err(),
+        };
+        error.map_or(CallResult::Ok, |e| CallResult::Error(*e))
+    }
+}
+
+/// The arguments the trace records for `call` answered by `answer`: the version and record
+/// passed to `WSPStartupEx`, the buffer offered to an address query and the size asked for on
+/// `WSAEFAULT`; nothing for the others.
+pub(crate) fn traced_args(
+    call: NextCall,
+    answer: &Answer,
+    startup: impl FnOnce() -> CallArgs,
+) -> CallArgs {
+    match (call, answer) {
+        (NextCall::StartupEx, _) => startup(),
+        (NextCall::QueryAddresses { buffer_len, .. }, a) => CallArgs::AddressQuery {
+            buffer_len,
+            needed: match a {
+                Answer::Addresses(AddressAnswer::Failed(f)) if f.error == WsaError::WSAEFAULT => {
+                    Some(f.bytes_returned)
+                }
+                _ => None,
+            },
+        },
+        _ => CallArgs::None,
+    }
+}
+
+/// The machine is finished and takes no more answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the sequence is finished and takes no more answers")]
+pub struct Finished;
+
+/// A sans-IO exchange with one provider: it says which call comes next and takes the answer.
+/// The switch's call executor drives every machine the same way, at most
+/// [`call_budget`](Self::call_budget) calls, so a machine that never finishes is an error, not
+/// a hang.
+pub trait ProviderMachine {
+    /// The call to make next, or `None` when the machine is finished.
+    fn next_call(&self) -> Option<NextCall>;
+
+    /// Takes the answer to [`next_call`](Self::next_call) and moves on. A finished machine
+    /// takes no answer and does not change.
+    fn advance(&mut self, answer: Answer) -> Result<(), Finished>;
+
+    /// The largest number of calls the machine can legitimately ask for, start to finish.
+    fn call_budget(&self) -> usize;
+}

@@ -1,0 +1,193 @@
+//! The call executor: the one place the switch calls a provider.
+//!
+//! Every provider call (initialization, address re-queries, teardown) goes through
+//! [`Executor::call`]: it makes the call behind the panic boundary, so a provider that panics is
+//! isolated (the call answers [`Answer::Panicked`] with the panic's message) and the switch goes
+//! on, and it records the call's [`TraceEvent`]. [`Executor::drive`] runs a
+//! [`ProviderMachine`] to its end, never past its call budget.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use spi_types::address_list::PointerWidth;
+use spi_types::{
+    AddressFamily, IoctlCode, Protocol, ProtocolInfo, SocketFlags, SocketType, WinsockVersion,
+};
+
+use crate::call::{AddressAnswer, Answer, NextCall, ProviderMachine, traced_args};
+use crate::id::ProviderId;
+use crate::journal::Journal;
+use crate::provider::{ExtensionHandle, SanProvider, Upcalls};
+use crate::report::ExtensionFailure;
+use crate::trace::{Call, CallArgs, TraceEvent};
+
+/// The version the switch asks for and requires.
+pub const REQUIRED_VERSION: WinsockVersion = WinsockVersion::V2_2;
+
+/// Runs `f`, turning a panic into its message.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
+}
+
+fn panic_message(p: Box<dyn Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_owned()
+    }
+}
+
+/// A machine asked for more calls than it can legitimately make: it is broken, and driving it
+/// stopped there rather than loop for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the sequence asked for {pending} after {calls} calls, its whole budget")]
+pub struct Overrun {
+    /// Calls made.
+    pub calls: usize,
+    /// The call it asked for next.
+    pub pending: Call,
+}
+
+/// What every provider call needs besides the provider: fixed for the switch's life.
+#[derive(Clone)]
+pub(crate) struct CallEnv {
+    pub tcpip: ProtocolInfo,
+    pub upcalls: Arc<dyn Upcalls>,
+    pub width: PointerWidth,
+}
+
+/// The provider being called, as the trace names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Callee<'a> {
+    pub id: ProviderId,
+    pub name: &'a str,
+}
+
+/// Makes provider calls and records them in the journal.
+pub(crate) struct Executor<'a> {
+    pub env: &'a CallEnv,
+    pub journal: &'a mut Journal,
+}
+
+impl Executor<'_> {
+    /// Makes `call` on `provider` behind the panic boundary and records it.
+    pub fn call(
+        &mut self,
+        callee: Callee<'_>,
+        provider: &mut dyn SanProvider,
+        call: NextCall,
+    ) -> Answer {
+        let answer = self.perform(provider, call);
+        let tcpip_guid = self.env.tcpip.provider_id;
+        let ev = TraceEvent {
+            provider: callee.id,
+            provider_name: callee.name.to_owned(),
+            call: call.call(),
+            result: answer.result(),
+            args: traced_args(call, &answer, || CallArgs::Startup {
+                version: REQUIRED_VERSION,
+                protocol_info: tcpip_guid,
+            }),
+        };
+        ev.emit();
+        self.journal.trace.push(ev);
+        answer
+    }
+
+    /// Runs `machine` until it finishes, feeding it the answer to each call it asks for; stops
+    /// with [`Overrun`] if it asks for more calls than its budget. Answers the number of calls
+    /// made.
+    pub fn drive(
+        &mut self,
+        callee: Callee<'_>,
+        provider: &mut dyn SanProvider,
+        machine: &mut dyn ProviderMachine,
+    ) -> Result<usize, Overrun> {
+        let budget = machine.call_budget();
+        let mut calls = 0;
+        while let Some(next) = machine.next_call() {
+            if calls == budget {
+                return Err(Overrun {
+                    calls,
+                    pending: next.call(),
+                });
+            }
+            let answer = self.call(callee, provider, next);
+            calls += 1;
+            if machine.advance(answer).is_err() {
+                // It asked for a call, then refused the answer: it can only ask again.
+                return Err(Overrun {
+                    calls,
+                    pending: next.call(),
+                });
+            }
+        }
+        Ok(calls)
+    }
+
+    fn perform(&self, provider: &mut dyn SanProvider, call: NextCall) -> Answer {
+        let env = self.env;
+        let answer = guarded(|| match call {
+            NextCall::StartupEx => Answer::Started(
+                provider
+                    .startup_ex(REQUIRED_VERSION, &env.tcpip, env.upcalls.clone())
+                    .map(|a| a.data),
+            ),
+            NextCall::Socket => Answer::Socket(provider.socket(
+                AddressFamily::INET,
+                SocketType::STREAM,
+                Protocol::TCP,
+                SocketFlags::OVERLAPPED,
+            )),
+            NextCall::QueryAddresses { socket, buffer_len } => {
+                let mut buffer = vec![0u8; buffer_len];
+                // The buffer's address is what the provider's pointers are relative to; moving
+                // the Vec afterwards does not move its heap allocation.
+                let base = buffer.as_ptr() as usize as u64;
+                Answer::Addresses(
+                    match provider.ioctl(
+                        socket,
+                        IoctlCode::SIO_ADDRESS_LIST_QUERY,
+                        &[],
+                        &mut buffer,
+                    ) {
+                        Ok(returned) => AddressAnswer::Filled {
+                            buffer,
+                            base,
+                            returned,
+                        },
+                        Err(f) => AddressAnswer::Failed(f),
+                    },
+                )
+            }
+            NextCall::GetExtension { socket, extension } => {
+                let guid = extension.guid().to_bytes();
+                let mut out = vec![0u8; env.width.bytes()];
+                Answer::Extension(
+                    match provider.ioctl(
+                        socket,
+                        IoctlCode::SIO_GET_EXTENSION_FUNCTION_POINTER,
+                        &guid,
+                        &mut out,
+                    ) {
+                        Ok(_) => {
+                            let mut b = [0u8; 8];
+                            b[..out.len()].copy_from_slice(&out);
+                            match u64::from_le_bytes(b) {
+                                0 => Err(ExtensionFailure::NoEntryPoint),
+                                h => Ok(ExtensionHandle(h)),
+                            }
+                        }
+                        Err(f) => Err(ExtensionFailure::Error(f.error)),
+                    },
+                )
+            }
+            NextCall::CloseSocket(s) => Answer::Closed(provider.close_socket(s)),
+            NextCall::Cleanup => Answer::CleanedUp(provider.cleanup()),
+        });
+        answer.unwrap_or_else(Answer::Panicked)
+    }
+}
