@@ -7,6 +7,15 @@
 //! retry. The catalog and loader are built outside the measurement (`iter_batched`); the
 //! switch is dropped outside it too. Target: 64 providers in at most 5 ms.
 //!
+//! The `scale` group checks that initialization and address changes stay linear in addresses
+//! and diagnostics: 200 providers x 1,000 addresses (200,000 addresses) with covering /16
+//! interfaces (one route each), the same addresses under no interface (200,000 host routes,
+//! each a `host_route` diagnostic), and 100 providers listing the same 1,000 addresses
+//! (99,000 `duplicate_address` diagnostics). The three run side by side; the uncovered and
+//! duplicate cases should stay within a small factor of the covered one. `address_change` does
+//! the same for one address change on a switch that already holds those diagnostics, so a
+//! storm of changes does not grow with the diagnostics noted before.
+//!
 //! Run with `cargo bench --bench init`.
 
 // criterion_group! generates an undocumented `pub fn`.
@@ -51,6 +60,80 @@ fn setup(n: usize) -> (MockCatalog, MockLoader, Vec<IpNet>) {
         interfaces.push(format!("10.{p}.0.0/16").parse().unwrap());
     }
     (catalog, loader, interfaces)
+}
+
+/// The three shapes of the `scale` group.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// 200 providers, 10.p.x.y, each under a 10.p.0.0/16 interface.
+    Covered,
+    /// The same addresses with no interface: 200,000 host routes.
+    Uncovered,
+    /// 100 providers listing the same 1,000 addresses under one /8.
+    Shared,
+}
+
+impl Shape {
+    const ALL: [(Shape, &'static str); 3] = [
+        (Shape::Covered, "covered_200x1000"),
+        (Shape::Uncovered, "uncovered_200x1000"),
+        (Shape::Shared, "shared_100x1000"),
+    ];
+
+    fn setup(self) -> (MockCatalog, MockLoader, Vec<IpNet>) {
+        let (n, same) = match self {
+            Shape::Covered | Shape::Uncovered => (200, false),
+            Shape::Shared => (100, true),
+        };
+        let mut catalog = MockCatalog::with_tcpip();
+        let mut loader = MockLoader::new();
+        let mut interfaces = Vec::new();
+        for p in 0..n {
+            let list = addresses_of(if same { 0 } else { p });
+            let config = MockConfig::generic(&format!("san-{p}")).with_addresses(list);
+            catalog.install_mock(&config);
+            loader.add(config);
+            if let Shape::Covered = self {
+                interfaces.push(format!("10.{p}.0.0/16").parse().unwrap());
+            }
+        }
+        if let Shape::Shared = self {
+            interfaces.push("10.0.0.0/8".parse().unwrap());
+        }
+        (catalog, loader, interfaces)
+    }
+}
+
+fn scale(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale");
+    g.sample_size(10);
+    for (shape, name) in Shape::ALL {
+        g.bench_function(BenchmarkId::new("init", name), |b| {
+            b.iter_batched(
+                || shape.setup(),
+                |(catalog, mut loader, interfaces)| {
+                    let mut switch = Switch::new(SwitchConfig::default());
+                    let report = switch.initialize(&catalog, &mut loader, interfaces);
+                    black_box(&report);
+                    (switch, report, loader, catalog)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    for (shape, name) in Shape::ALL {
+        let (catalog, mut loader, interfaces) = shape.setup();
+        let mut switch = Switch::new(SwitchConfig::default());
+        switch.initialize(&catalog, &mut loader, interfaces);
+        g.bench_function(BenchmarkId::new("address_change", name), |b| {
+            b.iter(|| {
+                let report = switch.address_changed(None);
+                switch.take_trace();
+                report
+            });
+        });
+    }
+    g.finish();
 }
 
 fn init(c: &mut Criterion) {
@@ -102,6 +185,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = init
+    targets = init, scale
 }
 criterion_main!(benches);

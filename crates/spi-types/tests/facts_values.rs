@@ -969,6 +969,13 @@ fn facts_2_mandatory_and_optional_extensions() {
 }
 
 #[test]
+fn facts_2_extension_index_is_its_position_in_all() {
+    for (i, e) in SanExtension::ALL.iter().enumerate() {
+        assert_eq!(e.index(), i, "{e}");
+    }
+}
+
+#[test]
 fn facts_2_extension_lookup_from_a_16_byte_buffer() {
     for &(symbol, ext, _, bytes, _) in GUID_TABLE {
         let bytes = hex_bytes(bytes);

@@ -191,3 +191,179 @@ impl Executor<'_> {
         answer.unwrap_or_else(Answer::Panicked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use spi_types::{ConditionResult, NetworkEvents, WsaError, WsaNetworkEvents, WspData};
+
+    use super::*;
+    use crate::call::Finished;
+    use crate::provider::{Accepted, ConditionArgs, EventHandle, IoctlFailure, ProviderSocket};
+    use crate::upcall::UpcallTable;
+
+    /// A provider whose every call succeeds and counts.
+    #[derive(Default)]
+    struct Counting {
+        cleanups: usize,
+    }
+
+    impl SanProvider for Counting {
+        fn startup_ex(
+            &mut self,
+            _: WinsockVersion,
+            _: &ProtocolInfo,
+            _: Arc<dyn Upcalls>,
+        ) -> Result<crate::provider::StartupAnswer, WsaError> {
+            Ok(crate::provider::StartupAnswer {
+                data: WspData {
+                    version: REQUIRED_VERSION,
+                    high_version: REQUIRED_VERSION,
+                    description: String::new(),
+                },
+            })
+        }
+        fn cleanup(&mut self) -> Result<(), WsaError> {
+            self.cleanups += 1;
+            Ok(())
+        }
+        fn socket(
+            &mut self,
+            _: AddressFamily,
+            _: SocketType,
+            _: Protocol,
+            _: SocketFlags,
+        ) -> Result<ProviderSocket, WsaError> {
+            Ok(ProviderSocket(1))
+        }
+        fn bind(&mut self, _: ProviderSocket, _: SocketAddr) -> Result<(), WsaError> {
+            Ok(())
+        }
+        fn listen(&mut self, _: ProviderSocket, _: i32) -> Result<(), WsaError> {
+            Ok(())
+        }
+        fn connect(&mut self, _: ProviderSocket, _: SocketAddr) -> Result<(), WsaError> {
+            Ok(())
+        }
+        fn accept(
+            &mut self,
+            _: ProviderSocket,
+            _: &mut dyn FnMut(&ConditionArgs) -> ConditionResult,
+        ) -> Result<Accepted, WsaError> {
+            Err(WsaError::WSAEOPNOTSUPP)
+        }
+        fn event_select(
+            &mut self,
+            _: ProviderSocket,
+            _: EventHandle,
+            _: NetworkEvents,
+        ) -> Result<(), WsaError> {
+            Ok(())
+        }
+        fn enum_network_events(
+            &mut self,
+            _: ProviderSocket,
+            _: Option<EventHandle>,
+        ) -> Result<WsaNetworkEvents, WsaError> {
+            Ok(WsaNetworkEvents::default())
+        }
+        fn ioctl(
+            &mut self,
+            _: ProviderSocket,
+            _: IoctlCode,
+            _: &[u8],
+            _: &mut [u8],
+        ) -> Result<usize, IoctlFailure> {
+            Err(IoctlFailure::new(WsaError::WSAEINVAL))
+        }
+        fn close_socket(&mut self, _: ProviderSocket) -> Result<(), WsaError> {
+            Ok(())
+        }
+    }
+
+    /// A broken machine: it asks for `WSPCleanup` for ever (or refuses every answer).
+    struct Endless {
+        refuse: bool,
+    }
+
+    impl ProviderMachine for Endless {
+        fn next_call(&self) -> Option<NextCall> {
+            Some(NextCall::Cleanup)
+        }
+        fn advance(&mut self, _: Answer) -> Result<(), Finished> {
+            if self.refuse { Err(Finished) } else { Ok(()) }
+        }
+        fn call_budget(&self) -> usize {
+            3
+        }
+    }
+
+    fn env() -> CallEnv {
+        CallEnv {
+            tcpip: ProtocolInfo::tcpip(1001),
+            upcalls: Arc::new(UpcallTable::new()),
+            width: PointerWidth::Bits64,
+        }
+    }
+
+    const CALLEE: Callee<'static> = Callee {
+        id: ProviderId(0),
+        name: "p",
+    };
+
+    #[test]
+    fn init_6_a_machine_that_never_finishes_is_stopped_at_its_budget() {
+        let env = env();
+        let mut journal = Journal::default();
+        let mut exec = Executor {
+            env: &env,
+            journal: &mut journal,
+        };
+        let mut provider = Counting::default();
+        let err = exec
+            .drive(CALLEE, &mut provider, &mut Endless { refuse: false })
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Overrun {
+                calls: 3,
+                pending: Call::Cleanup
+            }
+        );
+        assert_eq!(provider.cleanups, 3, "exactly the budget, no more");
+        assert_eq!(journal.trace.len(), 3);
+    }
+
+    #[test]
+    fn init_6_a_machine_that_refuses_an_answer_it_asked_for_is_stopped() {
+        let env = env();
+        let mut journal = Journal::default();
+        let mut exec = Executor {
+            env: &env,
+            journal: &mut journal,
+        };
+        let mut provider = Counting::default();
+        let err = exec
+            .drive(CALLEE, &mut provider, &mut Endless { refuse: true })
+            .unwrap_err();
+        assert_eq!(err.calls, 1);
+        assert_eq!(provider.cleanups, 1);
+    }
+
+    #[test]
+    fn init_2_a_finishing_machine_answers_its_call_count_and_traces_each_call() {
+        let env = env();
+        let mut journal = Journal::default();
+        let mut exec = Executor {
+            env: &env,
+            journal: &mut journal,
+        };
+        let mut provider = Counting::default();
+        let mut t = crate::teardown::Teardown::new("p", Some(ProviderSocket(1)), true);
+        assert_eq!(exec.drive(CALLEE, &mut provider, &mut t), Ok(2));
+        let calls: Vec<Call> = journal.trace.iter().map(|e| e.call).collect();
+        assert_eq!(calls, [Call::CloseSocket, Call::Cleanup]);
+        assert_eq!(provider.cleanups, 1);
+    }
+}
