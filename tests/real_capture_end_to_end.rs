@@ -1,5 +1,5 @@
 //! End to end through the facade: a SAN provider whose address-list answer is the buffer a real
-//! Winsock implementation wrote (`../shared/testdata/winsock/wine-ws2_32.json`), replayed byte
+//! Winsock implementation wrote (`testdata/winsock/wine-ws2_32.json`), replayed byte
 //! for byte, brings the provider up and routes its subnets (INIT-3, INIT-3a, ROUTE-1).
 
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use wsd_switch::switch_core::{ProviderState, RouteTarget, SocketKind, Switch, Sw
 
 const CAPTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/testdata/winsock/wine-ws2_32.json"
+    "/testdata/winsock/wine-ws2_32.json"
 );
 
 fn capture() -> serde_json::Value {

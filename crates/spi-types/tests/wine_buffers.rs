@@ -12,7 +12,7 @@ use spi_types::{AddressFamily, EncodeError, Guid, ProtocolInfo, WsaError};
 
 const CAPTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/winsock/wine-ws2_32.json"
+    "/../../testdata/winsock/wine-ws2_32.json"
 );
 
 fn capture() -> Value {
