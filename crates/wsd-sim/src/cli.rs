@@ -4,14 +4,23 @@
 //! |---|---|
 //! | 0 | ok |
 //! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`run`) a step the runner does not support yet (connect, listen, close) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support yet (connect, listen, close, send, shutdown, advance) |
 //!
-//! `explain` skips connect, listen and close steps (they need connections, which it does not
-//! make) with a one-line note on stderr naming their lines, and goes on.
+//! `check` and `run` read a file alike ([`scenario::parse`]): a file `check` passes is one `run`
+//! runs, and a step of an op the runner does not support yet ([`Op::is_supported`]) is the same
+//! error, with the same key and line, for both. `explain` reads every op
+//! ([`scenario::Ops::All`]) and skips the steps the runner does not support, with a one-line
+//! note on stderr naming their lines, and goes on.
+//!
+//! A scenario file must be a regular file of at most [`MAX_SCENARIO_BYTES`] (4 MiB), in UTF-8
+//! ([`read_scenario`]).
+//!
+//! Every problem goes to stderr on lines that start with `error:` (the tool's own, like
+//! clap's for bad arguments); notes start with `note:`.
 //!
 //! Nothing here panics on user input; output errors (a closed pipe) are ignored.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,11 +28,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::render;
-use crate::scenario::{self, Scenario, SocketKind};
+use crate::scenario::{self, Op, Ops, Scenario, SocketKind};
+
+/// The largest scenario file `wsd-sim` reads: 4 MiB (4194304 bytes). A larger one is refused
+/// (exit 2) before anything is parsed; the default scenario is about 5 KiB.
+pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The text `--help` shows after the commands (it names [`MAX_SCENARIO_BYTES`]).
+const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, a bad argument, or a step the runner does not support yet).";
 
 /// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
 #[derive(Debug, Parser)]
-#[command(name = "wsd-sim", version, about, long_about = None)]
+#[command(name = "wsd-sim", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// What to do; without one, `run` on the built-in default scenario.
     #[command(subcommand)]
@@ -34,16 +50,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario (the built-in default one without FILE) and print the report.
+    ///
+    /// The text report lists the steps with their results, and the providers and routes of
+    /// each host as they are after all steps (the final state).
+    #[command(after_help = AFTER_HELP)]
     Run {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML; a regular file of at most 4 MiB).
         file: Option<PathBuf>,
         /// The report's format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Explain the switch's decision for a connect, and why, without connecting.
+    ///
+    /// The decision is made on the state after all of the file's steps: explain first runs the
+    /// steps the runner supports, in order (address_change, install and remove change the
+    /// hosts; the file's own explain steps change nothing and their `expect`s are not checked:
+    /// `run` checks them), then decides. Steps the runner does not support yet (connect,
+    /// listen, close, send, shutdown, advance) are skipped, with a note on stderr naming their
+    /// lines.
+    #[command(after_help = AFTER_HELP)]
     Explain {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML; a regular file of at most 4 MiB).
         file: PathBuf,
         /// The destination, "address:port" (IPv6 in brackets).
         #[arg(long, value_name = "ADDR:PORT", value_parser = parse_connect)]
@@ -56,8 +84,12 @@ pub enum Command {
         kind: KindArg,
     },
     /// Check a scenario file: list every error with its line.
+    ///
+    /// A file passes exactly when `run` would run it: a step of an op the runner does not
+    /// support yet (connect, listen, close, send, shutdown, advance) is an error, as in `run`.
+    #[command(after_help = AFTER_HELP)]
     Check {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML; a regular file of at most 4 MiB).
         file: PathBuf,
     },
 }
@@ -124,13 +156,129 @@ impl From<Exit> for ExitCode {
 
 /// A scenario file that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read scenario file {}: {source}", path.display())]
+#[error("cannot read scenario file {}: {kind}", path.display())]
 pub struct ReadError {
     /// The file.
     pub path: PathBuf,
     /// Why.
-    #[source]
-    pub source: std::io::Error,
+    pub kind: ReadErrorKind,
+}
+
+/// Why a scenario file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadErrorKind {
+    /// The system refused (no such file, no permission, ...).
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+    /// Not a regular file: reading a directory fails, a FIFO blocks, a device such as
+    /// `/dev/zero` never ends.
+    #[error("it is {0}, not a regular file")]
+    NotRegular(&'static str),
+    /// Larger than [`MAX_SCENARIO_BYTES`].
+    #[error(
+        "it is {}, more than the limit of {limit} bytes ({} MiB)",
+        .size.map_or_else(|| "larger".to_owned(), |n| format!("{n} bytes")),
+        .limit >> 20
+    )]
+    TooLarge {
+        /// Its size, when known before reading (a file that grew while read: `None`).
+        size: Option<u64>,
+        /// The limit, [`MAX_SCENARIO_BYTES`].
+        limit: u64,
+    },
+    /// Not UTF-8 text.
+    #[error(
+        "it is not UTF-8 text: invalid byte 0x{byte:02X} at byte offset {offset} (line {line})"
+    )]
+    NotUtf8 {
+        /// The offset of the first invalid byte, from 0.
+        offset: usize,
+        /// Its line, from 1.
+        line: usize,
+        /// The byte.
+        byte: u8,
+    },
+}
+
+/// What kind of file `t` is, for [`ReadErrorKind::NotRegular`]; `None` for a regular file.
+fn non_regular(t: std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file but something else")
+}
+
+/// The bytes of `r` when it has at most `limit` of them, `None` when it has more: reads at
+/// most `limit + 1` bytes, whatever `r` holds (a file that grows, an endless source).
+/// `size_hint` sizes the buffer (at most `limit`).
+fn read_capped(r: impl Read, size_hint: u64, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0));
+    r.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(u64::try_from(bytes.len())
+        .is_ok_and(|n| n <= limit)
+        .then_some(bytes))
+}
+
+/// Reads a scenario file: a regular file (checked on the path before it is opened, so a FIFO
+/// or a device is never opened, and again on the opened file), of at most
+/// [`MAX_SCENARIO_BYTES`] (checked on its size, and by reading at most one byte more, so a
+/// file that grows while read is capped too), in UTF-8 (the first invalid byte is named with
+/// its offset and line).
+pub fn read_scenario(path: &Path) -> Result<String, ReadError> {
+    let fail = |kind| ReadError {
+        path: path.to_owned(),
+        kind,
+    };
+    let regular = |meta: &std::fs::Metadata| match non_regular(meta.file_type()) {
+        Some(what) => Err(fail(ReadErrorKind::NotRegular(what))),
+        None if meta.len() > MAX_SCENARIO_BYTES => Err(fail(ReadErrorKind::TooLarge {
+            size: Some(meta.len()),
+            limit: MAX_SCENARIO_BYTES,
+        })),
+        None => Ok(()),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(ReadErrorKind::Io(e)))?;
+    regular(&meta)?;
+    let file = std::fs::File::open(path).map_err(|e| fail(ReadErrorKind::Io(e)))?;
+    // The path may name another file by now: check the one opened.
+    let meta = file.metadata().map_err(|e| fail(ReadErrorKind::Io(e)))?;
+    regular(&meta)?;
+    let bytes = read_capped(file, meta.len(), MAX_SCENARIO_BYTES)
+        .map_err(|e| fail(ReadErrorKind::Io(e)))?
+        .ok_or_else(|| {
+            fail(ReadErrorKind::TooLarge {
+                size: None,
+                limit: MAX_SCENARIO_BYTES,
+            })
+        })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        fail(ReadErrorKind::NotUtf8 {
+            offset,
+            line: 1 + bytes.iter().take(offset).filter(|&&b| b == b'\n').count(),
+            byte: bytes.get(offset).copied().unwrap_or(0),
+        })
+    })
 }
 
 /// The start of the message of every panic a mock provider raises on purpose (`panic_at`;
@@ -157,7 +305,7 @@ pub fn quiet_panics() {
         if !is_deliberate_panic(info.payload()) {
             fallback(info);
         } else if std::env::var_os("WSD_SIM_DEBUG").is_some() {
-            eprintln!("wsd-sim: caught panic: {info}");
+            eprintln!("note: caught panic: {info}");
         }
     }));
 }
@@ -193,40 +341,37 @@ pub fn execute(command: Option<Command>, out: &mut dyn Write, err: &mut dyn Writ
     }
 }
 
-/// Reads and parses a scenario; on failure, writes every problem to `err`.
-fn load(file: Option<&Path>, err: &mut dyn Write) -> Option<Scenario> {
+/// Reads and parses a scenario, accepting the step ops `ops` says; on failure, writes every
+/// problem to `err`.
+fn load(file: Option<&Path>, ops: Ops, err: &mut dyn Write) -> Option<Scenario> {
     let (name, text) = match file {
         None => (
             "<default scenario>".to_owned(),
             crate::DEFAULT_SCENARIO.to_owned(),
         ),
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match read_scenario(path) {
             Ok(t) => (path.display().to_string(), t),
-            Err(source) => {
-                let e = ReadError {
-                    path: path.to_owned(),
-                    source,
-                };
-                let _ = writeln!(err, "wsd-sim: {e}");
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
                 return None;
             }
         },
     };
-    match scenario::parse(&text) {
+    match scenario::parse_with(&text, ops) {
         Ok(s) => Some(s),
         Err(errors) => {
             for e in errors.errors() {
-                let _ = writeln!(err, "{name}: {e}");
+                let _ = writeln!(err, "error: {name}: {e}");
             }
-            let _ = writeln!(err, "{name}: {} error(s)", errors.errors().len());
+            let _ = writeln!(err, "error: {name}: {} error(s)", errors.errors().len());
             None
         }
     }
 }
 
-/// `check FILE`.
+/// `check FILE`: what `run` accepts ([`Ops::Supported`]).
 fn check(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let Some(s) = load(Some(file), err) else {
+    let Some(s) = load(Some(file), Ops::Supported, err) else {
         return Exit::BadInput;
     };
     let providers: usize = s.hosts.iter().map(|h| h.providers.len()).sum();
@@ -241,55 +386,44 @@ fn check(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     Exit::Ok
 }
 
-/// Refuses steps whose op the runner does not support yet.
-fn refuse_unsupported(s: &Scenario, name: &str, err: &mut dyn Write) -> bool {
-    let mut refused = false;
-    for step in s.steps.iter().filter(|st| !st.action.op().is_supported()) {
-        let _ = writeln!(
-            err,
-            "{name}: line {}: op {} is not supported yet",
-            step.line,
-            step.action.op()
-        );
-        refused = true;
-    }
-    refused
-}
-
-/// The scenario without the steps whose op the runner does not support yet (connect, listen,
-/// close: they need connections, which `explain` does not make); when there were any, one
-/// line on `err` naming their lines.
+/// The scenario without the steps whose op the runner does not support yet
+/// ([`Op::is_supported`]); when there were any, one note on `err` naming their lines and ops.
 fn skip_unsupported(mut s: Scenario, name: &str, err: &mut dyn Write) -> Scenario {
-    let skipped: Vec<String> = s
+    let skipped: Vec<&scenario::Step> = s
         .steps
         .iter()
         .filter(|st| !st.action.op().is_supported())
-        .map(|st| st.line.to_string())
         .collect();
     if !skipped.is_empty() {
-        s.steps.retain(|st| st.action.op().is_supported());
+        let lines: Vec<String> = skipped.iter().map(|st| st.line.to_string()).collect();
+        let mut ops: Vec<Op> = Vec::new();
+        for st in &skipped {
+            if !ops.contains(&st.action.op()) {
+                ops.push(st.action.op());
+            }
+        }
+        let ops: Vec<&str> = ops.into_iter().map(Op::name).collect();
         let _ = writeln!(
             err,
-            "{name}: explain skips the connect, listen and close steps on line(s) {} (they need connections, which explain does not make)",
-            skipped.join(", ")
+            "note: {name}: explain skips the steps on line(s) {} (op {}: not supported by the runner yet)",
+            lines.join(", "),
+            ops.join(", ")
         );
+        s.steps.retain(|st| st.action.op().is_supported());
     }
     s
 }
 
 /// `run [FILE] [--format …]`.
 fn run(file: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let Some(s) = load(file, err) else {
+    let Some(s) = load(file, Ops::Supported, err) else {
         return Exit::BadInput;
     };
     let name = file.map_or("<default scenario>".to_owned(), |p| p.display().to_string());
-    if refuse_unsupported(&s, &name, err) {
-        return Exit::BadInput;
-    }
     let (report, mismatches) = match crate::run::run(&s) {
         Ok(r) => r,
         Err(e) => {
-            let _ = writeln!(err, "{name}: {e}");
+            let _ = writeln!(err, "error: {name}: {e}");
             return Exit::BadInput;
         }
     };
@@ -304,13 +438,14 @@ fn run(file: Option<&Path>, format: Format, out: &mut dyn Write, err: &mut dyn W
         return Exit::Ok;
     }
     for m in &mismatches {
-        let _ = writeln!(err, "{name}: expect failed: {m}");
+        let _ = writeln!(err, "error: {name}: expect failed: {m}");
     }
-    let _ = writeln!(err, "{name}: {} expect(s) failed", mismatches.len());
+    let _ = writeln!(err, "error: {name}: {} expect(s) failed", mismatches.len());
     Exit::ExpectFailed
 }
 
-/// `explain FILE --connect ADDR:PORT [--host NAME] [--kind KIND]`.
+/// `explain FILE --connect ADDR:PORT [--host NAME] [--kind KIND]`: the decision on the state
+/// after the file's steps the runner supports (the others skipped with a note).
 fn explain(
     file: &Path,
     connect: SocketAddr,
@@ -319,7 +454,7 @@ fn explain(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
-    let Some(s) = load(Some(file), err) else {
+    let Some(s) = load(Some(file), Ops::All, err) else {
         return Exit::BadInput;
     };
     if let Some(h) = host
@@ -328,7 +463,7 @@ fn explain(
         let names: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
         let _ = writeln!(
             err,
-            "wsd-sim: --host: no host named {h:?} in {} (hosts: {})",
+            "error: --host: no host named {h:?} in {} (hosts: {})",
             file.display(),
             names.join(", ")
         );
@@ -341,7 +476,7 @@ fn explain(
     let d = match decision {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(err, "{name}: {e}");
+            let _ = writeln!(err, "error: {name}: {e}");
             return Exit::BadInput;
         }
     };
@@ -355,4 +490,51 @@ fn explain(
     }
     let _ = out.flush();
     Exit::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_states_the_size_limit_of_the_constant() {
+        assert_eq!(MAX_SCENARIO_BYTES, 4 << 20);
+        assert!(AFTER_HELP.contains(&format!("{MAX_SCENARIO_BYTES} bytes")));
+        assert!(AFTER_HELP.contains(&format!("at most {} MiB", MAX_SCENARIO_BYTES >> 20)));
+        let e = ReadErrorKind::TooLarge {
+            size: None,
+            limit: MAX_SCENARIO_BYTES,
+        };
+        assert_eq!(
+            e.to_string(),
+            "it is larger, more than the limit of 4194304 bytes (4 MiB)"
+        );
+    }
+
+    #[test]
+    fn the_bounded_reader_stops_one_byte_past_the_limit_of_an_endless_source() {
+        // A file that grows while read is such a source: the size looked at before reading
+        // does not bound what is read; the reader does.
+        let got = read_capped(std::io::repeat(b'#'), 0, 1000);
+        assert!(matches!(got, Ok(None)), "{got:?}");
+        let got = read_capped(&b"[[host]]"[..], 8, 8);
+        assert_eq!(got.ok().flatten().as_deref(), Some(&b"[[host]]"[..]));
+        let got = read_capped(&b"[[host]]x"[..], 8, 8);
+        assert!(matches!(got, Ok(None)), "{got:?}");
+    }
+
+    #[test]
+    fn a_file_larger_than_the_limit_is_refused_by_its_size_before_reading() {
+        let dir = std::env::temp_dir().join(format!("wsd-sim-cli-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("big.toml");
+        let big = vec![b'#'; usize::try_from(MAX_SCENARIO_BYTES).unwrap_or(0) + 10];
+        assert!(std::fs::write(&path, &big).is_ok());
+        let e = read_scenario(&path).err().map(|e| e.kind);
+        assert!(
+            matches!(e, Some(ReadErrorKind::TooLarge { size: Some(n), .. }) if n == MAX_SCENARIO_BYTES + 10),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -2,9 +2,12 @@
 //! sequence diagram of the trace. All three are deterministic: they show only what the
 //! report holds, in its order.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{ProviderReport, Report, StepReport};
+use crate::report::{
+    ProviderReport, ReasonCode, Report, StateCounts, StepCounts, StepReport, TraceEvent,
+};
 
 /// The report as one pretty-printed JSON object, with a final newline.
 pub fn json(report: &Report) -> String {
@@ -14,13 +17,15 @@ pub fn json(report: &Report) -> String {
     s
 }
 
-/// The hosts in report order (first appearance in providers, routes, diagnostics, steps).
+/// The hosts in report order: the report's `hosts` (every host of the scenario, in file
+/// order), then any other host an element names (a report built without `hosts`).
 fn hosts(report: &Report) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
     let all = report
-        .providers
+        .hosts
         .iter()
-        .map(|p| p.host.as_str())
+        .map(String::as_str)
+        .chain(report.providers.iter().map(|p| p.host.as_str()))
         .chain(report.routes.iter().map(|r| r.host.as_str()))
         .chain(report.diagnostics.iter().map(|d| d.host.as_str()))
         .chain(report.steps.iter().map(|s| s.host.as_str()))
@@ -76,73 +81,26 @@ fn step_line(i: usize, s: &StepReport) -> String {
     line
 }
 
-/// The report as readable text.
+/// The report as readable text: the final state of each host (its providers, routes and
+/// diagnostics after all steps, under a heading that says so), the steps with their results
+/// (each decided on the state at its point), and the summary, over all hosts and per host.
 pub fn text(report: &Report) -> String {
     let mut o = String::new();
+    match report.steps.len() {
+        0 => o.push_str("state after initialization (the scenario has no steps):\n\n"),
+        1 => o.push_str("final state (after the scenario's one step):\n\n"),
+        n => {
+            let _ = writeln!(o, "final state (after all {n} steps):\n");
+        }
+    }
     for host in hosts(report) {
-        let _ = writeln!(o, "host {host}");
-        let providers: Vec<&ProviderReport> =
-            report.providers.iter().filter(|p| p.host == host).collect();
-        if providers.is_empty() {
-            let _ = writeln!(o, "  providers: none (TCP/IP only)");
-        } else {
-            let _ = writeln!(o, "  providers:");
-        }
-        // The name column is as wide as the longest name on the host (at least 10).
-        let width = providers
-            .iter()
-            .map(|p| p.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(10);
-        for p in providers {
-            let _ = writeln!(
-                o,
-                "    {:<width$} {:<9} version {:<4} {}",
-                p.name,
-                state_name(p),
-                p.version.as_deref().unwrap_or("-"),
-                p.guid
-            );
-            if p.version.is_some() {
-                let _ = writeln!(o, "      extensions: {}", extensions_text(p));
-            }
-            if !p.addresses.is_empty() {
-                let _ = writeln!(o, "      addresses:  {}", p.addresses.join(", "));
-            }
-            if let Some(r) = &p.reason {
-                let _ = writeln!(
-                    o,
-                    "      reason:     {} at {}: {}",
-                    r.code, r.step, r.detail
-                );
-            }
-        }
-        let routes: Vec<_> = report.routes.iter().filter(|r| r.host == host).collect();
-        if routes.is_empty() {
-            let _ = writeln!(o, "  routes: none (everything goes to TCP/IP)");
-        } else {
-            let _ = writeln!(o, "  routes:");
-            for r in routes {
-                let _ = writeln!(o, "    {:<22} -> {}", r.subnet, r.provider);
-            }
-        }
-        let diags: Vec<_> = report
-            .diagnostics
-            .iter()
-            .filter(|d| d.host == host)
-            .collect();
-        if !diags.is_empty() {
-            let _ = writeln!(o, "  diagnostics:");
-            for d in diags {
-                let who = d.provider.as_deref().unwrap_or("-");
-                let _ = writeln!(o, "    {} ({who}): {}", d.code, d.detail);
-            }
-        }
-        let _ = writeln!(o);
+        host_text(&mut o, report, host);
     }
     if !report.steps.is_empty() {
-        let _ = writeln!(o, "steps:");
+        let _ = writeln!(
+            o,
+            "steps (in order; each result is from the state at that step):"
+        );
         for (i, s) in report.steps.iter().enumerate() {
             let _ = writeln!(o, "{}", step_line(i, s));
             if let Some(r) = &s.reason {
@@ -156,28 +114,144 @@ pub fn text(report: &Report) -> String {
         }
         let _ = writeln!(o);
     }
-    let sum = &report.summary;
-    let p = &sum.providers;
-    let _ = writeln!(
-        o,
-        "summary: providers {} ready, {} rejected, {} ignored, {} retiring, {} retired",
+    summary_text(&mut o, report);
+    o
+}
+
+/// One host's block of the final state.
+fn host_text(o: &mut String, report: &Report, host: &str) {
+    let _ = writeln!(o, "host {host}");
+    let providers: Vec<&ProviderReport> =
+        report.providers.iter().filter(|p| p.host == host).collect();
+    if providers.is_empty() {
+        let _ = writeln!(o, "  providers: no SAN providers (TCP/IP only)");
+    } else {
+        let _ = writeln!(o, "  providers:");
+    }
+    // The name column is as wide as the longest name on the host (at least 10).
+    let width = providers
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    for p in providers {
+        let _ = writeln!(
+            o,
+            "    {:<width$} {:<9} version {:<4} {}",
+            p.name,
+            state_name(p),
+            p.version.as_deref().unwrap_or("-"),
+            p.guid
+        );
+        if p.version.is_some() {
+            let _ = writeln!(o, "      extensions: {}", extensions_text(p));
+        }
+        if !p.addresses.is_empty() {
+            let _ = writeln!(o, "      addresses:  {}", p.addresses.join(", "));
+        }
+        if let Some(r) = &p.reason {
+            let _ = writeln!(
+                o,
+                "      reason:     {} at {}: {}",
+                r.code, r.step, r.detail
+            );
+        }
+    }
+    let routes: Vec<_> = report.routes.iter().filter(|r| r.host == host).collect();
+    if routes.is_empty() {
+        let _ = writeln!(o, "  routes: none (everything goes to TCP/IP)");
+    } else {
+        let _ = writeln!(o, "  routes:");
+        for r in routes {
+            let _ = writeln!(o, "    {:<22} -> {}", r.subnet, r.provider);
+        }
+    }
+    let diags: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.host == host)
+        .collect();
+    if !diags.is_empty() {
+        let _ = writeln!(o, "  diagnostics:");
+        for d in diags {
+            let who = d.provider.as_deref().unwrap_or("-");
+            let _ = writeln!(o, "    {} ({who}): {}", d.code, d.detail);
+        }
+    }
+    let _ = writeln!(o);
+}
+
+fn states_text(p: &StateCounts) -> String {
+    format!(
+        "{} ready, {} rejected, {} ignored, {} retiring, {} retired",
         p.ready, p.rejected, p.ignored, p.retiring, p.retired
-    );
+    )
+}
+
+fn counts_text<K>(m: &BTreeMap<K, u32>, name: impl Fn(&K) -> &str) -> String {
+    let v: Vec<String> = m.iter().map(|(k, n)| format!("{} {n}", name(k))).collect();
+    v.join(", ")
+}
+
+/// The summary: each count over all hosts, then per host (`on <host>`) when there are
+/// several hosts.
+fn summary_text(o: &mut String, report: &Report) {
+    let sum = &report.summary;
+    let split = sum.per_host.len() > 1;
+    let width = sum
+        .per_host
+        .iter()
+        .map(|h| h.host.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(o, "summary: providers {}", states_text(&sum.providers));
+    if split {
+        for h in &sum.per_host {
+            let _ = writeln!(
+                o,
+                "           on {:<width$}  {}",
+                h.host,
+                states_text(&h.providers)
+            );
+        }
+    }
     // Connects and explains (decisions, not connections) are counted apart.
-    for (label, results, reasons) in [
-        ("connects", &sum.connects, &sum.reasons),
-        ("explains", &sum.explains, &sum.explain_reasons),
-    ] {
+    type Pick = fn(&StepCounts) -> (&BTreeMap<String, u32>, &BTreeMap<ReasonCode, u32>);
+    let picks: [(&str, Pick); 2] = [
+        ("connects", |c| (&c.connects, &c.reasons)),
+        ("explains", |c| (&c.explains, &c.explain_reasons)),
+    ];
+    for (label, pick) in picks {
+        let (results, reasons) = pick(&sum.steps);
         if results.is_empty() {
             continue;
         }
-        let c: Vec<String> = results.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let r: Vec<String> = reasons
-            .iter()
-            .map(|(k, v)| format!("{} {v}", k.name()))
-            .collect();
-        let _ = writeln!(o, "         {label} {}", c.join(", "));
-        let _ = writeln!(o, "           by reason {}", r.join(", "));
+        let _ = writeln!(
+            o,
+            "         {label} {}",
+            counts_text(results, String::as_str)
+        );
+        let _ = writeln!(
+            o,
+            "           by reason {}",
+            counts_text(reasons, |k| k.name())
+        );
+        if split {
+            for h in &sum.per_host {
+                let (results, reasons) = pick(&h.steps);
+                let line = if results.is_empty() {
+                    "none".to_owned()
+                } else {
+                    format!(
+                        "{}; by reason {}",
+                        counts_text(results, String::as_str),
+                        counts_text(reasons, |k| k.name())
+                    )
+                };
+                let _ = writeln!(o, "           on {:<width$}  {line}", h.host);
+            }
+        }
     }
     let failed = report.steps.iter().filter(|s| !s.ok).count();
     let checked = report.steps.iter().filter(|s| s.expected.is_some()).count();
@@ -186,7 +260,6 @@ pub fn text(report: &Report) -> String {
         "         expects  {} of {checked} held",
         checked - failed
     );
-    o
 }
 
 fn state_name(p: &ProviderReport) -> &'static str {
@@ -200,49 +273,104 @@ fn state_name(p: &ProviderReport) -> &'static str {
     }
 }
 
-/// Mermaid text: `;` and `#` (and `<`, `>`) become entity codes, line breaks spaces.
+/// Mermaid text: the characters Mermaid's sequence-diagram syntax gives a meaning become entity
+/// codes (`#` starts an entity or, in a participant's alias, a comment; `;` ends a statement;
+/// `%%` starts a comment; `<` and `>` would be HTML; `:` could start a `wrap:` directive in an
+/// alias); line breaks and other control characters become spaces.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
             '#' => out.push_str("#35;"),
             ';' => out.push_str("#59;"),
+            '%' => out.push_str("#37;"),
             '<' => out.push_str("#lt;"),
             '>' => out.push_str("#gt;"),
-            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
     out
 }
 
-/// A participant id: `host.provider` with characters Mermaid dislikes replaced by `_`.
-fn participant(host: &str, provider: &str) -> String {
-    format!("{host}.{provider}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
+/// A participant's display text (`participant P1 as <alias>`): `host.provider`, escaped, with
+/// `:` as an entity too.
+fn alias(host: &str, provider: &str) -> String {
+    escape(&format!("{host}.{provider}")).replace(':', "#58;")
+}
+
+/// The call name of an extension query, up to the extension's name.
+const EXTENSION_QUERY: &str = "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ";
+
+/// The extension an event queries (`rdma_read`), if it is an extension query.
+fn extension_queried(t: &TraceEvent) -> Option<&str> {
+    t.call.strip_prefix(EXTENSION_QUERY)?.strip_suffix(')')
+}
+
+/// The extension queries in `trace` from its start that go to the same provider of the same
+/// host in the same step (or initialization) as the first: the calls one arrow stands for.
+fn extension_run(trace: &[TraceEvent]) -> &[TraceEvent] {
+    let Some(first) = trace.first().filter(|t| extension_queried(t).is_some()) else {
+        return &[];
+    };
+    let n = trace
+        .iter()
+        .take_while(|t| {
+            extension_queried(t).is_some()
+                && t.host == first.host
+                && t.provider == first.provider
+                && t.step == first.step
         })
-        .collect()
+        .count();
+    &trace[..n]
+}
+
+/// The answer of a run of extension queries in one reply: `"7 ok"`,
+/// `"6 ok, rdma_read WSAEOPNOTSUPP"`.
+fn extension_answers(run: &[TraceEvent]) -> String {
+    let ok = run.iter().filter(|t| t.result == "ok").count();
+    let mut parts = Vec::new();
+    if ok > 0 {
+        parts.push(format!("{ok} ok"));
+    }
+    for t in run.iter().filter(|t| t.result != "ok") {
+        parts.push(format!(
+            "{} {}",
+            extension_queried(t).unwrap_or(""),
+            t.result
+        ));
+    }
+    parts.join(", ")
 }
 
 /// The trace as a Mermaid `sequenceDiagram`: a `Switch` participant and one per provider
-/// and host, an arrow per call and a reply arrow with its result, a note per host
-/// initialization and per step.
+/// and host (generated ids `P1`, `P2`, ... with the escaped `host.provider` as the alias, so
+/// that names differing only in punctuation stay apart), an arrow per call and a reply arrow
+/// with its result, a note per host initialization and per step. The extension queries
+/// (`SIO_GET_EXTENSION_FUNCTION_POINTER`) one provider answers in a row are one arrow,
+/// `WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) x7`, with one reply summing up the answers.
 pub fn mermaid(report: &Report) -> String {
     let mut o = String::from("sequenceDiagram\n    participant Switch\n");
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
     for t in &report.trace {
-        let id = participant(&t.host, &t.provider);
-        if !seen.contains(&id) {
-            let _ = writeln!(o, "    participant {id}");
-            seen.push(id);
+        let key = (t.host.as_str(), t.provider.as_str());
+        if !seen.contains(&key) {
+            seen.push(key);
+            let _ = writeln!(
+                o,
+                "    participant P{} as {}",
+                seen.len(),
+                alias(&t.host, &t.provider)
+            );
         }
     }
+    let id = |t: &TraceEvent| {
+        let n = seen
+            .iter()
+            .position(|&(h, p)| h == t.host && p == t.provider)
+            .map_or(0, |i| i + 1);
+        format!("P{n}")
+    };
     let mut current: Option<Option<usize>> = None;
     let mut current_host: Option<&str> = None;
     let note = |o: &mut String, step: Option<usize>, host: &str| {
@@ -261,7 +389,8 @@ pub fn mermaid(report: &Report) -> String {
         let _ = writeln!(o, "    Note over Switch: {}", escape(&text));
     };
     let mut next_step = 0usize;
-    for t in &report.trace {
+    let mut rest: &[TraceEvent] = &report.trace;
+    while let Some(t) = rest.first() {
         // Steps without calls get their note when a later call (or the end) passes them.
         if let Some(s) = t.step {
             while next_step < s {
@@ -277,9 +406,24 @@ pub fn mermaid(report: &Report) -> String {
             current = Some(t.step);
             current_host = Some(&t.host);
         }
-        let id = participant(&t.host, &t.provider);
+        let id = id(t);
+        let run = extension_run(rest);
+        if run.len() > 1 {
+            let _ = writeln!(
+                o,
+                "    Switch->>{id}: {}",
+                escape(&format!(
+                    "WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) x{}",
+                    run.len()
+                ))
+            );
+            let _ = writeln!(o, "    {id}-->>Switch: {}", escape(&extension_answers(run)));
+            rest = &rest[run.len()..];
+            continue;
+        }
         let _ = writeln!(o, "    Switch->>{id}: {}", escape(&t.call));
         let _ = writeln!(o, "    {id}-->>Switch: {}", escape(&t.result));
+        rest = &rest[1..];
     }
     while next_step < report.steps.len() {
         note(&mut o, Some(next_step), "");

@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// The whole report.
+/// The whole report. `providers`, `routes` and `diagnostics` are the state after the last
+/// step (the final state); `steps` holds each step's result at its point.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
+    /// (ours) Every host of the scenario, in file order, those without SAN providers included.
+    pub hosts: Vec<String>,
     /// Every catalog entry of every host: how far it got.
     pub providers: Vec<ProviderReport>,
     /// The routing tables: subnet → SAN provider, per host.
@@ -219,11 +222,22 @@ pub struct TraceEvent {
     pub step: Option<usize>,
 }
 
-/// Counts.
+/// Counts: over all hosts (the *fixed* fields), and per host (`per_host`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Providers per state; every state present, zeros included.
     pub providers: StateCounts,
+    /// The steps' counts (`connects`, `reasons`, `explains`, `explain_reasons`, at this
+    /// level in the JSON).
+    #[serde(flatten)]
+    pub steps: StepCounts,
+    /// (ours) The same counts for each host, in the order of the report's `hosts`.
+    pub per_host: Vec<HostSummary>,
+}
+
+/// Connect and explain steps per result and per reason code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StepCounts {
     /// Connect steps per result (`"tcp"`, `"san:<provider>"`, `"error:<WSA name>"`); empty
     /// while the runner makes no connects. Explain steps are not counted here.
     pub connects: BTreeMap<String, u32>,
@@ -234,6 +248,32 @@ pub struct Summary {
     pub explains: BTreeMap<String, u32>,
     /// (ours) Explain steps per reason code.
     pub explain_reasons: BTreeMap<ReasonCode, u32>,
+}
+
+impl StepCounts {
+    /// Counts one step of result `result` and reason `code`: a connect (`connect`), or an
+    /// explain.
+    pub fn add(&mut self, connect: bool, result: &str, code: ReasonCode) {
+        let (results, reasons) = if connect {
+            (&mut self.connects, &mut self.reasons)
+        } else {
+            (&mut self.explains, &mut self.explain_reasons)
+        };
+        *results.entry(result.to_owned()).or_default() += 1;
+        *reasons.entry(code).or_default() += 1;
+    }
+}
+
+/// (ours) The counts of one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostSummary {
+    /// The host.
+    pub host: String,
+    /// Its providers per state.
+    pub providers: StateCounts,
+    /// Its steps' counts (flattened, as in [`Summary`]).
+    #[serde(flatten)]
+    pub steps: StepCounts,
 }
 
 /// Providers per state.
@@ -283,9 +323,9 @@ mod tests {
         let mut summary = Summary::default();
         summary.providers.add(ProviderState::Ready);
         summary.providers.add(ProviderState::Rejected);
-        summary.explains.insert("san:ibal".into(), 1);
-        summary.explain_reasons.insert(ReasonCode::RouteMatch, 1);
+        summary.steps.add(false, "san:ibal", ReasonCode::RouteMatch);
         Report {
+            hosts: vec!["alpha".into(), "beta".into()],
             providers: vec![
                 ProviderReport {
                     host: "alpha".into(),
@@ -376,6 +416,7 @@ mod tests {
             keys(&v),
             [
                 "diagnostics",
+                "hosts",
                 "providers",
                 "routes",
                 "steps",
@@ -450,6 +491,7 @@ mod tests {
                 "connects",
                 "explain_reasons",
                 "explains",
+                "per_host",
                 "providers",
                 "reasons"
             ]

@@ -22,18 +22,25 @@
 //!   null; `answered_version` is what the provider answered in WSPDATA, accepted or not
 //!   (null when its `WSPStartupEx` never succeeded).
 //! - `summary.connects`/`reasons` count connect steps only; explain steps (decisions, not
-//!   connections) count in `summary.explains`/`explain_reasons`.
+//!   connections) count in `summary.explains`/`explain_reasons`. `summary.per_host` (ours)
+//!   holds the same counts per host; `hosts` (ours) lists every host, in file order.
+//! - Reason details write an IPv6 destination in brackets (`[::]`), so its colons do not run
+//!   into the sentence. switch-core gives a stream connect to a one-to-many destination the
+//!   reason `socket_kind` with the kind `multicast`, broadcast or not; the detail says which
+//!   it is: a multicast address, the broadcast address (255.255.255.255), or the broadcast
+//!   address of the SAN subnet the destination fell in.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use ipnet::IpNet;
 use mock_provider::{MockCatalog, MockConfig, MockLoader};
 use serde_json::json;
 use spi_types::{DecodeError, WsaError};
 use switch_core::report::{
     Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
 };
-use switch_core::routing::RouteDiagnostic;
+use switch_core::routing::{Route as CoreRoute, RouteDiagnostic};
 use switch_core::startup::REQUIRED_VERSION;
 use switch_core::trace::{CallArgs, TraceEvent as CoreTrace};
 use switch_core::{
@@ -42,19 +49,22 @@ use switch_core::{
 };
 
 use crate::report::{
-    Diagnostic, ExtensionFlags, ProviderReason, ProviderReport, ProviderState, ReasonCode, Report,
-    Route, StepReason, StepReport, TraceEvent,
+    Diagnostic, ExtensionFlags, HostSummary, ProviderReason, ProviderReport, ProviderState,
+    ReasonCode, Report, Route, StepReason, StepReport, TraceEvent,
 };
 use crate::scenario::{
-    Action, AddressChange, Host, Op, Outcome, Profile, ProviderSpec, RegistrationValue, Scenario,
-    Step,
+    Action, AddressChange, ErrorKind, Host, Op, Outcome, Profile, ProviderSpec, RegistrationValue,
+    Scenario, Step,
 };
 
 /// Why a scenario could not be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    /// A step whose op the runner does not support yet.
-    #[error("line {line}: op {op} is not supported yet")]
+    /// A step whose op the runner does not support yet ([`Op::is_supported`]); the message
+    /// is the parser's ([`ErrorKind::UnsupportedOp`]). [`parse`](crate::scenario::parse)
+    /// already refuses such a step, so this is met only by a scenario built by hand or read
+    /// with [`Ops::All`](crate::scenario::Ops::All).
+    #[error("line {line}: {}", ErrorKind::UnsupportedOp { op: *.op })]
     Unsupported {
         /// The step's line.
         line: usize,
@@ -243,6 +253,7 @@ impl<'s> Simulation<'s> {
     /// The report of the hosts as they are now.
     pub fn report(&self) -> Report {
         let mut report = Report {
+            hosts: self.hosts.iter().map(|h| h.spec.name.clone()).collect(),
             steps: self.steps.clone(),
             trace: self.trace.clone(),
             ..Report::default()
@@ -251,9 +262,14 @@ impl<'s> Simulation<'s> {
             let sr = host.switch.report();
             let names = NameMap::new(&sr);
             let name = &host.spec.name;
+            let mut per_host = HostSummary {
+                host: name.clone(),
+                ..HostSummary::default()
+            };
             for p in &sr.providers {
                 let state = state_of(p.state);
                 report.summary.providers.add(state);
+                per_host.providers.add(state);
                 let mut extensions = ExtensionFlags::default();
                 for (e, on) in p.extensions.iter() {
                     set_flag(&mut extensions, e.name(), on);
@@ -299,17 +315,16 @@ impl<'s> Simulation<'s> {
                     detail: diagnostic_detail(d, &names),
                 });
             }
+            report.summary.per_host.push(per_host);
         }
         let sum = &mut report.summary;
         for s in &self.steps {
             let Some(reason) = &s.reason else { continue };
-            let (results, reasons) = if s.op == Op::Connect.name() {
-                (&mut sum.connects, &mut sum.reasons)
-            } else {
-                (&mut sum.explains, &mut sum.explain_reasons)
-            };
-            *results.entry(s.result.clone()).or_default() += 1;
-            *reasons.entry(reason.code).or_default() += 1;
+            let connect = s.op == Op::Connect.name();
+            sum.steps.add(connect, &s.result, reason.code);
+            if let Some(h) = sum.per_host.iter_mut().find(|h| h.host == s.host) {
+                h.steps.add(connect, &s.result, reason.code);
+            }
         }
         report
     }
@@ -412,7 +427,12 @@ impl<'s> SimHost<'s> {
                 };
                 (provider.clone(), result.to_owned())
             }
-            Action::Connect { .. } | Action::Listen { .. } | Action::Close { .. } => {
+            Action::Connect { .. }
+            | Action::Listen { .. }
+            | Action::Close { .. }
+            | Action::Send { .. }
+            | Action::Shutdown { .. }
+            | Action::Advance { .. } => {
                 return Err(RunError::Unsupported {
                     line: step.line,
                     op: step.action.op(),
@@ -441,30 +461,34 @@ impl<'s> SimHost<'s> {
             RouteTarget::San(p) => format!("san:{}", names.get(p)),
         };
         let ip = to.ip();
+        let shown = ip_text(ip);
         let (code, detail) = match d.reason {
             RouteReason::RouteMatch { subnet, provider } => (
                 ReasonCode::RouteMatch,
                 format!(
-                    "{ip} is in subnet {subnet}, served by {}",
+                    "{shown} is in subnet {subnet}, served by {}",
                     names.get(provider)
                 ),
             ),
             RouteReason::NoRoute => (
                 ReasonCode::NoRoute,
-                format!("no SAN subnet contains {ip}: TCP/IP"),
+                format!("no SAN subnet contains {shown}: TCP/IP"),
             ),
             RouteReason::SocketKind { kind: k } if k == kind => (
                 ReasonCode::SocketKind,
                 format!("{k} sockets always use TCP/IP"),
             ),
-            RouteReason::SocketKind { kind: k } => (
+            RouteReason::SocketKind { .. } => (
                 ReasonCode::SocketKind,
-                format!("{ip} is a multicast or broadcast destination; {k} traffic uses TCP/IP"),
+                format!(
+                    "{shown} is {}: one-to-many traffic uses TCP/IP",
+                    self.one_to_many(ip)
+                ),
             ),
             RouteReason::ProviderNotReady { subnet, provider } => (
                 ReasonCode::ProviderNotReady,
                 format!(
-                    "{ip} is in subnet {subnet} of {}, which is not ready: TCP/IP",
+                    "{shown} is in subnet {subnet} of {}, which is not ready: TCP/IP",
                     names.get(provider)
                 ),
             ),
@@ -477,6 +501,38 @@ impl<'s> SimHost<'s> {
                 detail,
             },
         )
+    }
+}
+
+impl SimHost<'_> {
+    /// What kind of one-to-many destination `ip` is, for a stream connect that the switch sent
+    /// to TCP/IP for its destination (switch-core reports multicast and broadcast alike, as
+    /// the socket kind `multicast`): "a multicast address", "the broadcast address" or "the
+    /// broadcast address of subnet …" (of the SAN subnet the switch matched it in).
+    fn one_to_many(&self, ip: IpAddr) -> String {
+        match ip.to_canonical() {
+            IpAddr::V4(a) if a.is_broadcast() => "the broadcast address".to_owned(),
+            a if a.is_multicast() => "a multicast address".to_owned(),
+            a @ IpAddr::V4(v4) => match self.switch.routes().lookup(a) {
+                Some(CoreRoute {
+                    subnet: IpNet::V4(n),
+                    ..
+                }) if n.prefix_len() < 31 && n.broadcast() == v4 => {
+                    format!("the broadcast address of subnet {n}")
+                }
+                _ => "a multicast or broadcast address".to_owned(),
+            },
+            IpAddr::V6(_) => "a multicast or broadcast address".to_owned(),
+        }
+    }
+}
+
+/// An address as it reads in a sentence: IPv4 as is, IPv6 in brackets (`[::]`, not `::`,
+/// whose colons would run into the text around it).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
     }
 }
 

@@ -194,6 +194,10 @@ fn binary_garbage_exits_2_without_panic() {
     let (code, _, err) = check(&path);
     assert_eq!(code, 2);
     assert!(err.contains("garbage.toml"), "{err}");
+    assert!(
+        err.contains("invalid byte 0xFF at byte offset 0 (line 1)"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -227,17 +231,178 @@ fn explain_with_unknown_host_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
 }
 
+/// `(exit code, stdout, stderr)` of `wsd-sim ARGS`.
+fn outcome(args: &[&str]) -> (i32, String, String) {
+    let out = wsd_sim(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
-fn run_refuses_connect_listen_close_for_now() {
-    let path = scenario_file(
-        "connect",
-        "[[host]]\nname = \"a\"\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\n",
+fn check_refuses_exactly_the_unsupported_steps_run_refuses_with_the_same_message() {
+    let first = "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\n";
+    for (op, body) in [
+        ("listen", "address = \"0.0.0.0:80\"\n"),
+        ("close", "id = \"c\"\n"),
+        ("send", "id = \"c\"\nbytes = 10\n"),
+        ("shutdown", "id = \"c\"\nhow = \"send\"\n"),
+        ("advance", "ms = 10\n"),
+    ] {
+        let path = scenario_file(op, &format!("{first}op = {op:?}\n{body}"));
+        let p = path.display().to_string();
+        let (check_code, check_out, check_err) = outcome(&["check", &p]);
+        let (run_code, run_out, run_err) = outcome(&["run", &p]);
+        assert_eq!(check_code, 2, "{op}: {check_err}");
+        assert_eq!(run_code, 2, "{op}: {run_err}");
+        assert!(check_out.is_empty() && run_out.is_empty(), "{op}");
+        assert_eq!(check_err, run_err, "{op}: check and run differ");
+        for (line, key, what) in [(4, "step[0].op", "connect"), (8, "step[1].op", op)] {
+            let wanted = format!(
+                "error: {p}: line {line}: {key}: op {what} is not supported yet (the runner supports explain, address_change, install and remove)"
+            );
+            assert!(
+                check_err.lines().any(|l| l == wanted),
+                "{wanted:?} not in:\n{check_err}"
+            );
+        }
+    }
+    // What run accepts, check accepts.
+    let (code, _, err) = outcome(&["check", &default_toml().display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = outcome(&["run", &default_toml().display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn every_own_error_line_starts_with_error_like_clap_s() {
+    let bad = scenario_file(
+        "prefix",
+        "[[host]]\nname = 3\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:1\"\n",
     );
-    let (code, _, _) = check(&path);
-    assert_eq!(code, 0, "check accepts listen");
-    let out = wsd_sim(&["run", &path.display().to_string()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    let bad = bad.display().to_string();
+    let d = default_toml().display().to_string();
+    for args in [
+        &["check", &bad][..],
+        &["run", &bad][..],
+        &["explain", &bad, "--connect", "10.0.0.1:1"][..],
+        &["check", "/nonexistent/wsd-sim/none.toml"][..],
+        &[
+            "explain",
+            &d,
+            "--connect",
+            "10.0.0.1:1",
+            "--host",
+            "nowhere",
+        ][..],
+        &["frobnicate"][..],
+        &["explain", &d, "--connect", "10.0.0.1:65536"][..],
+    ] {
+        let (code, _, err) = outcome(args);
+        assert_eq!(code, 2, "{args:?}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{args:?}: {err}");
+        // The tool's own messages: every line.
+        if args[0] != "frobnicate" && !args.contains(&"10.0.0.1:65536") {
+            assert!(
+                err.lines().all(|l| l.starts_with("error: ")),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    let (_, _, err) = outcome(&["explain", &d, "--connect", "10.0.0.1:65536"]);
+    assert!(err.contains("port 65536 is out of range"), "{err}");
+}
+
+#[test]
+fn a_directory_is_refused_as_not_a_regular_file() {
+    let dir = std::env::temp_dir();
+    let (code, _, err) = check(&dir);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: cannot read scenario file "),
+        "{err}"
+    );
+    assert!(err.contains("a directory, not a regular file"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_and_a_fifo_are_refused_without_reading() {
+    if Path::new("/dev/zero").exists() {
+        let (code, _, err) = check(Path::new("/dev/zero"));
+        assert_eq!(code, 2);
+        assert!(
+            err.contains("a character device, not a regular file"),
+            "{err}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("wsd-sim-tests-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let fifo = dir.join("scenario.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        // Nobody writes to the FIFO: reading it would block forever.
+        let (code, _, err) = check(&fifo);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains("a FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(&fifo);
+    }
+}
+
+#[test]
+fn a_file_above_4_mib_is_refused_and_the_limit_is_in_help() {
+    let limit = wsd_sim::cli::MAX_SCENARIO_BYTES;
+    assert_eq!(limit, 4 * 1024 * 1024);
+    // A valid scenario padded with a comment to one byte over the limit.
+    let head = "[[host]]\nname = \"a\"\n#";
+    let pad = usize::try_from(limit).unwrap_or(usize::MAX) + 1 - head.len() - 1;
+    let text = format!("{head}{}\n", "x".repeat(pad));
+    assert_eq!(text.len() as u64, limit + 1);
+    let big = scenario_file("big", &text);
+    let (code, _, err) = check(&big);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("it is 4194305 bytes, more than the limit of 4194304 bytes (4 MiB)"),
+        "{err}"
+    );
+    // At the limit, it is read.
+    let text = format!("{head}{}\n", "x".repeat(pad - 1));
+    let ok = scenario_file("at-limit", &text);
+    let (code, _, err) = check(&ok);
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["--help"][..],
+        &["check", "--help"][..],
+        &["run", "--help"][..],
+    ] {
+        let (code, out, _) = outcome(args);
+        assert_eq!(code, 0);
+        assert!(out.contains("at most 4 MiB"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn invalid_utf8_is_named_with_its_byte_offset_and_line() {
+    let dir = std::env::temp_dir().join(format!("wsd-sim-tests-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("latin1.toml");
+    let mut bytes = b"[[host]]\nname = \"caf".to_vec();
+    bytes.push(0xe9); // é in Latin-1
+    bytes.extend_from_slice(b"\"\n");
+    let _ = std::fs::write(&path, &bytes);
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("it is not UTF-8 text: invalid byte 0xE9 at byte offset 20 (line 2)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn deliberate_mock_panics_are_silent() {
 fn deliberate_mock_panics_print_one_line_with_wsd_sim_debug() {
     let err = child_stderr("mock", true);
     assert!(
-        err.contains("wsd-sim: caught panic:") && err.contains("panics in WSPSocket"),
+        err.contains("note: caught panic:") && err.contains("panics in WSPSocket"),
         "{err}"
     );
 }

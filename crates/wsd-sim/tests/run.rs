@@ -95,8 +95,10 @@ fn golden_default_mermaid() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.starts_with("sequenceDiagram\n"));
-    assert!(out.contains("Switch->>alpha.ibal: WSPStartupEx\n"));
-    assert!(out.contains("alpha.flaky-->>Switch: WSASYSNOTREADY\n"));
+    assert!(out.contains("participant P1 as alpha.ibal\n"), "{out}");
+    assert!(out.contains("Switch->>P1: WSPStartupEx\n"), "{out}");
+    assert!(out.contains("participant P3 as alpha.flaky\n"), "{out}");
+    assert!(out.contains("P3-->>Switch: WSASYSNOTREADY\n"), "{out}");
     golden("default.mmd", &out);
 }
 
@@ -547,7 +549,10 @@ fn mermaid_escapes_what_it_dislikes() {
     let o = wsd_sim(&["run", &p.display().to_string(), "--format", "mermaid"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("participant h_1.p_x_y\n"), "{out}");
+    assert!(
+        out.contains("participant P1 as h#35;1.p#59;x#35;y\n"),
+        "{out}"
+    );
     assert!(out.contains("san:p#59;x#35;y"), "{out}");
     for line in out.lines() {
         let body = line
@@ -575,4 +580,206 @@ fn text_columns_stay_aligned_for_long_provider_names() {
         .collect();
     assert_eq!(columns.len(), 2, "{text}");
     assert_eq!(columns[0], columns[1], "{text}");
+}
+
+#[test]
+fn the_text_report_labels_the_providers_and_routes_as_the_final_state_after_all_steps() {
+    let out = stdout(&wsd_sim(&[]));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("final state (after all 15 steps):"));
+    assert_eq!(lines.next(), Some(""));
+    assert_eq!(lines.next(), Some("host alpha"));
+    // The state block comes before the steps and shows `late` as installed after step 12,
+    // while step 11 (before the install) decided tcp.
+    let state = out.find("late       ready").unwrap_or(usize::MAX);
+    let steps = out.find("\nsteps (").unwrap_or(0);
+    assert!(state < steps, "{out}");
+    assert!(out.contains("10.3.0.9:6000 -> tcp"), "{out}");
+    // Without steps, it says so.
+    let p = scenario_file("no-steps", "[[host]]\nname = \"a\"\n");
+    let out = stdout(&wsd_sim(&["run", &p.display().to_string()]));
+    assert!(
+        out.starts_with("state after initialization (the scenario has no steps):\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_help_says_it_decides_on_the_state_after_the_files_steps() {
+    let o = wsd_sim(&["explain", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    assert!(
+        help.contains("The decision is made on the state after all of the file's steps"),
+        "{help}"
+    );
+    assert!(help.contains("skipped, with a note on stderr"), "{help}");
+    // And it does: `late` is installed by a step, so 10.3.0.9 goes to it.
+    let d = root().join("examples/default.toml");
+    let o = wsd_sim(&[
+        "explain",
+        &d.display().to_string(),
+        "--connect",
+        "10.3.0.9:6000",
+    ]);
+    assert!(stdout(&o).contains("-> san:late"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_host_without_providers_is_shown_with_no_san_providers() {
+    let p = scenario_file(
+        "bare-host",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\n[[host]]\nname = \"bare\"\ninterfaces = [\"10.9.0.1/24\"]\n[[host]]\nname = \"last\"\n",
+    );
+    let p = p.display().to_string();
+    let out = stdout(&wsd_sim(&["run", &p]));
+    for host in ["bare", "last"] {
+        let block =
+            format!("host {host}\n  providers: no SAN providers (TCP/IP only)\n  routes: none");
+        assert!(out.contains(&block), "{host}:\n{out}");
+    }
+    let r = json_of(Path::new(&p));
+    assert_eq!(r["hosts"], serde_json::json!(["a", "bare", "last"]));
+}
+
+#[test]
+fn the_summary_is_split_per_host_in_text_and_in_new_json_fields() {
+    let out = stdout(&wsd_sim(&[]));
+    assert!(
+        out.contains("\n           on alpha  2 ready, 2 rejected, 1 ignored, 0 retiring, 1 retired\n           on beta   3 ready, 0 rejected, 0 ignored, 0 retiring, 0 retired\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n           on beta   san:ibal 1; by reason route_match 1\n"),
+        "{out}"
+    );
+    let r = json_of(&root().join("examples/default.toml"));
+    let sum = &r["summary"];
+    // The fixed fields are still there, over all hosts.
+    assert_eq!(sum["providers"]["ready"], 5);
+    assert_eq!(sum["explains"]["san:ibal"], 4);
+    let hosts = sum["per_host"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0]["host"], "alpha");
+    assert_eq!(hosts[0]["providers"]["ready"], 2);
+    assert_eq!(hosts[0]["explains"]["san:ibal"], 3);
+    assert_eq!(hosts[1]["host"], "beta");
+    assert_eq!(hosts[1]["providers"]["ready"], 3);
+    assert_eq!(hosts[1]["explain_reasons"]["route_match"], 1);
+    // Per-host counts add up to the totals.
+    for state in ["ready", "rejected", "ignored", "retiring", "retired"] {
+        let total: u64 = hosts
+            .iter()
+            .filter_map(|h| h["providers"][state].as_u64())
+            .sum();
+        assert_eq!(Some(total), sum["providers"][state].as_u64(), "{state}");
+    }
+}
+
+#[test]
+fn explain_details_bracket_ipv6_and_say_broadcast_for_broadcast() {
+    let d = root().join("examples/default.toml");
+    let d = d.display().to_string();
+    let explain = |to: &str| stdout(&wsd_sim(&["explain", &d, "--connect", to]));
+    let out = explain("[::]:80");
+    assert!(
+        out.contains("reason: no_route: no SAN subnet contains [::]: TCP/IP"),
+        "{out}"
+    );
+    let out = explain("255.255.255.255:80");
+    assert!(
+        out.contains("reason: socket_kind: 255.255.255.255 is the broadcast address: one-to-many traffic uses TCP/IP"),
+        "{out}"
+    );
+    let out = explain("10.1.2.255:80");
+    assert!(
+        out.contains("socket_kind: 10.1.2.255 is the broadcast address of subnet 10.1.2.0/24"),
+        "{out}"
+    );
+    let out = explain("224.0.0.1:80");
+    assert!(
+        out.contains("socket_kind: 224.0.0.1 is a multicast address"),
+        "{out}"
+    );
+    for out in [explain("255.255.255.255:80"), explain("10.1.2.255:80")] {
+        assert!(!out.contains("multicast"), "{out}");
+    }
+}
+
+#[test]
+fn mermaid_gives_providers_differing_only_in_punctuation_two_lifelines() {
+    let p = scenario_file(
+        "punctuation",
+        "[[host]]\nname = \"h\"\n[[host.provider]]\nname = \"p-q;r\"\n[[host.provider]]\nname = \"p_q_r\"\n[[host.provider]]\nname = \"wrap:x%%y\"\n",
+    );
+    let o = wsd_sim(&["run", &p.display().to_string(), "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let participants: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("participant "))
+        .collect();
+    assert_eq!(
+        participants,
+        [
+            "    participant Switch",
+            "    participant P1 as h.p-q#59;r",
+            "    participant P2 as h.p_q_r",
+            "    participant P3 as h.wrap#58;x#37;#37;y",
+        ],
+        "{out}"
+    );
+    for id in ["P1", "P2", "P3"] {
+        assert!(
+            out.contains(&format!("Switch->>{id}: WSPStartupEx\n")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn mermaid_shows_the_extension_probes_of_one_init_as_one_arrow_pair_per_provider() {
+    let out = stdout(&wsd_sim(&["run", "--format", "mermaid"]));
+    assert!(
+        !out.contains("SIO_GET_EXTENSION_FUNCTION_POINTER, "),
+        "single probes left:\n{out}"
+    );
+    let probes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)"))
+        .collect();
+    // Every provider of the default scenario that got past WSPSocket: alpha's ibal, ofed,
+    // nowrite, late (installed by a step) and beta's ibal, ofed, late.
+    assert_eq!(probes.len(), 7, "{probes:#?}");
+    let lines: Vec<&str> = out.lines().collect();
+    let reply = |who: &str| {
+        lines
+            .iter()
+            .position(|l| {
+                *l == format!("    Switch->>{who}: WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) x7")
+            })
+            .or_else(|| {
+                lines.iter().position(|l| {
+                    *l == format!(
+                        "    Switch->>{who}: WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) x5"
+                    )
+                })
+            })
+            .and_then(|i| lines.get(i + 1).copied())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(reply("P1"), "    P1-->>Switch: 7 ok"); // alpha.ibal
+    assert_eq!(
+        reply("P2"),
+        "    P2-->>Switch: 6 ok, rdma_read WSAEOPNOTSUPP"
+    ); // alpha.ofed
+    assert_eq!(
+        reply("P4"),
+        "    P4-->>Switch: 4 ok, rdma_write WSAEOPNOTSUPP"
+    ); // alpha.nowrite
+    for p in probes {
+        let n = lines.iter().filter(|l| **l == p).count();
+        assert_eq!(n, 1, "{p}");
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::model::Op;
+
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -86,6 +88,46 @@ pub enum ErrorKind {
         /// Why it is wrong.
         why: &'static str,
     },
+    /// An address with a zone id (`"fe80::1%2"`), which no key accepts.
+    #[error(
+        "bad address {value:?}: zone ids (here \"%{zone}\") are not supported; give the address without one"
+    )]
+    ZoneId {
+        /// The text given.
+        value: String,
+        /// The zone id, without the `%`.
+        zone: String,
+    },
+    /// An address whose port is a number above 65535.
+    #[error("bad address {value:?}: port {port} is out of range (0..=65535)")]
+    PortOutOfRange {
+        /// The text given.
+        value: String,
+        /// The port text.
+        port: String,
+    },
+    /// A name with a control character.
+    #[error(
+        "contains the control character {} at character {at}: names must be printable (no NUL, tab, newline or other control character)",
+        char_code(.ch)
+    )]
+    ControlCharacter {
+        /// The character.
+        ch: char,
+        /// Its index, in characters from 0.
+        at: usize,
+    },
+    /// Not a `shutdown` direction.
+    #[error("unknown shutdown direction {0:?} (expected send, receive or both)")]
+    BadHow(String),
+    /// A `send` or `shutdown` naming the id of a listener, not of a connection.
+    #[error("id {id:?} names the listener of line {line}, not a connection (ids of connect steps)")]
+    NotAConnection {
+        /// The id.
+        id: String,
+        /// The listen step's `id` line.
+        line: usize,
+    },
     /// Not an `"address[:port]"`.
     #[error(
         "bad local address {0:?}: expected \"address\" or \"address:port\" (IPv6 in brackets with a port)"
@@ -136,10 +178,18 @@ pub enum ErrorKind {
     #[error("unknown socket kind {0:?} (expected stream, datagram, raw or multicast)")]
     BadSocketKind(String),
     /// Not a step op.
-    #[error(
-        "unknown op {0:?} (expected connect, listen, close, explain, address_change, install or remove)"
-    )]
+    #[error("unknown op {0:?} (expected one of: {ops})", ops = op_names(Op::ALL.into_iter(), "or"))]
     BadOp(String),
+    /// A step op of the file format that the runner does not support yet
+    /// ([`Op::is_supported`]); `check` and `run` refuse it alike.
+    #[error(
+        "op {op} is not supported yet (the runner supports {ops})",
+        ops = op_names(Op::supported(), "and")
+    )]
+    UnsupportedOp {
+        /// The op.
+        op: Op,
+    },
     /// Not a valid `expect` value for this op.
     #[error("bad expect {value:?} for op {op} (expected {allowed})")]
     BadExpect {
@@ -221,6 +271,9 @@ pub enum ErrorKind {
     /// A `close` of an id no earlier connect or listen step defines.
     #[error("no earlier connect or listen step has id {0:?}")]
     UndefinedId(String),
+    /// A `send` or `shutdown` of an id no earlier connect step defines.
+    #[error("no earlier connect step has id {0:?}")]
+    UndefinedConnection(String),
     /// A key the step's op does not use.
     #[error("key not used by op {op} (it uses: {used})")]
     NotUsedByOp {
@@ -252,9 +305,34 @@ pub enum ErrorKind {
         "address_list_fault cannot be combined with address_list_raw: the raw answer is replayed byte for byte"
     )]
     RawWithFault,
-    /// A `connect_errors` key that TOML read as a dotted key (`10.0.0.1 = …` unquoted).
+    /// A `connect_errors` key that TOML read as a dotted key (`10.0.0.1 = …` unquoted, which
+    /// TOML reads as the nested keys `10`, `0`, `0`, `1`).
     #[error(
-        "connect_errors keys are IP addresses and must be quoted: \"10.0.0.1\" = \"WSAECONNRESET\""
+        "unquoted, TOML reads {key} as nested keys ({parts}); connect_errors keys are IP addresses and must be quoted: \"{key}\" = {value}"
     )]
-    UnquotedAddressKey,
+    UnquotedAddressKey {
+        /// The whole dotted key as written, its parts joined by `.`.
+        key: String,
+        /// Its parts, as TOML read them, comma-separated.
+        parts: String,
+        /// The value's text as written in the file (shortened).
+        value: String,
+    },
+}
+
+/// Op names for messages: `a, b or c` (`and`: `a, b and c`).
+fn op_names(ops: impl Iterator<Item = Op>, and_or: &str) -> String {
+    let names: Vec<&str> = ops.map(Op::name).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("{} {and_or} {last}", rest.join(", "))
+        }
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
+    }
+}
+
+/// A character as `U+000A (\n)`: the code, and Rust's escape of it.
+fn char_code(ch: &char) -> String {
+    format!("U+{:04X} ({})", u32::from(*ch), ch.escape_default())
 }

@@ -28,11 +28,17 @@
 //!   an earlier connect or listen step.
 //! - Two catalog entries with the same GUID on one host are an error (a registration could
 //!   not tell them apart); so are two registration values with the same name on one host.
-//! - Names (host, provider, fabric, id) must not be empty.
+//! - Names (host, provider, fabric, registration, id) must not be empty, and must not hold a
+//!   control character ([`char::is_control`]: NUL, tab, newline, ...), which would break the
+//!   report's columns and lines.
 //! - `version`: each part 0..=255 (a byte of the version WORD). `backlog`: 0..=2147483647.
 //! - Destinations and listen addresses refuse port 0. `from` accepts `"10.0.0.1"`,
 //!   `"10.0.0.1:5000"`, `"fd00::1"`, `"[fd00::1]"`, `"[fd00::1]:5000"`; whether the host owns
 //!   that address is the runner's business (a result such as WSAEADDRNOTAVAIL).
+//! - No address key accepts a zone id (`"fe80::1%2"`, `"[fe80::1%2]:5"`): `to`, `from`,
+//!   `address`, `interfaces` and `addresses` alike ([`ErrorKind::ZoneId`]); the simulation has
+//!   no interfaces to scope an address to, and dropping the zone would change the address. A
+//!   port above 65535 is [`ErrorKind::PortOutOfRange`].
 //! - A step on an undefined host is reported, and its other keys are still checked (all but
 //!   provider names). A missing or unknown `op` is reported, and the step's other keys are
 //!   then checked only against the set of all step keys.
@@ -40,7 +46,9 @@
 //! - `hex`: pairs of hex digits; whitespace is ignored; an empty value is allowed.
 //!   `address_list_raw.base`: `"0x"` and 1 to 16 hex digits.
 //! - `connect_errors` keys must be quoted IP addresses; an unquoted one (which TOML reads
-//!   as a dotted key) gets its own message.
+//!   as a dotted key, nested tables) gets its own message, under the whole key as written
+//!   (`connect_errors."10.1.2.9"`) and quoting the user's own key and value. A key is taken
+//!   as dotted when a `.` follows it in the file.
 //! - A provider's default GUID is [`guid_for_name`] of its name (mock-provider's derivation,
 //!   the only one in the project: a version-5 UUID of the name's UTF-8 bytes in the namespace
 //!   `{6D0C2A5E-9B1F-4C3A-8E27-5D4F0B9A7C31}`), so the same provider name on two hosts has
@@ -54,8 +62,13 @@
 //! - `address_list_raw` and an `address_list_fault` other than `"none"` together are an error:
 //!   the raw answer is replayed byte for byte, so a fault on top of it would be silently
 //!   ignored.
-//! - Steps connect, listen and close are fully validated here; the runner does not support
-//!   them yet ([`Op::is_supported`]).
+//! - Every op of the file format is validated here, its keys included (`send`'s `bytes` 0 to
+//!   4294967295, `advance`'s `ms` 0 to 2^63-1; `send` and `shutdown` name the `id` of an
+//!   earlier connect step). The runner does not support connect, listen, close, send,
+//!   shutdown and advance yet ([`Op::is_supported`], the one place that decides it): [`parse`]
+//!   (what `check` and `run` use) refuses a step of such an op on its `op` key
+//!   ([`ErrorKind::UnsupportedOp`]); [`parse_with`] and [`Ops::All`] accept it (`explain`
+//!   reads a file so and skips those steps).
 
 mod error;
 mod model;
@@ -66,16 +79,17 @@ pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
 pub use mock_provider::guid_for_name;
 pub use model::{
     Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
-    Registration, RegistrationValue, Scenario, Step,
+    Registration, RegistrationValue, Scenario, SendResult, Step,
 };
-pub use parse::parse;
+pub use parse::{Ops, parse, parse_with};
 pub use spi_types::WsaError;
 pub use spi_types::{Guid, SanExtension, WinsockVersion};
 pub use switch_core::SocketKind;
 pub use switch_core::trace::Call;
 pub use values::{
-    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_address_fault,
-    parse_call, parse_extension, parse_socket_addr, parse_socket_kind, parse_version, wsa_text,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, ShutdownHow, check_name,
+    parse_address_fault, parse_call, parse_extension, parse_socket_addr, parse_socket_kind,
+    parse_version, wsa_text,
 };
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use switch_core::SocketKind;
 use switch_core::trace::Call;
 
 use super::WsaError;
-use super::values::{AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, wsa_text};
+use super::values::{
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, ShutdownHow, wsa_text,
+};
 
 /// A whole scenario: hosts on one simulated network, and the steps, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,11 +152,17 @@ pub enum Op {
     Install,
     /// `remove`
     Remove,
+    /// `send`
+    Send,
+    /// `shutdown`
+    Shutdown,
+    /// `advance`
+    Advance,
 }
 
 impl Op {
     /// Every op, in the spec's order.
-    pub const ALL: [Op; 7] = [
+    pub const ALL: [Op; 10] = [
         Op::Connect,
         Op::Listen,
         Op::Close,
@@ -162,6 +170,9 @@ impl Op {
         Op::AddressChange,
         Op::Install,
         Op::Remove,
+        Op::Send,
+        Op::Shutdown,
+        Op::Advance,
     ];
 
     /// The op's name in the scenario and the report.
@@ -174,6 +185,9 @@ impl Op {
             Op::AddressChange => "address_change",
             Op::Install => "install",
             Op::Remove => "remove",
+            Op::Send => "send",
+            Op::Shutdown => "shutdown",
+            Op::Advance => "advance",
         }
     }
 
@@ -186,12 +200,26 @@ impl Op {
             Op::Explain => &["to", "from", "kind", "expect"],
             Op::AddressChange => &["provider", "addresses", "interfaces"],
             Op::Install | Op::Remove => &["provider"],
+            Op::Send => &["id", "bytes", "oob", "expect"],
+            Op::Shutdown => &["id", "how"],
+            Op::Advance => &["ms"],
         }
     }
 
-    /// Whether the runner supports this op yet (connect, listen and close come later).
+    /// Whether the runner supports this op yet: the one place that decides it. `check` and
+    /// `run` refuse a file with a step of an unsupported op (the parser reports it, see
+    /// [`parse`](super::parse)), and `explain` skips such steps. The ops that need
+    /// connections or a clock (connect, listen, close, send, shutdown, advance) come later.
     pub fn is_supported(self) -> bool {
-        !matches!(self, Op::Connect | Op::Listen | Op::Close)
+        match self {
+            Op::Explain | Op::AddressChange | Op::Install | Op::Remove => true,
+            Op::Connect | Op::Listen | Op::Close | Op::Send | Op::Shutdown | Op::Advance => false,
+        }
+    }
+
+    /// The ops the runner supports, in the spec's order (for messages).
+    pub fn supported() -> impl Iterator<Item = Op> {
+        Op::ALL.into_iter().filter(|o| o.is_supported())
     }
 }
 
@@ -258,6 +286,29 @@ pub enum Action {
         /// The provider, defined on the step's host.
         provider: String,
     },
+    /// `send`: the application sends bytes on a connection.
+    Send {
+        /// The id of an earlier connect step.
+        id: String,
+        /// How many bytes.
+        bytes: u32,
+        /// Urgent data (MSG_OOB).
+        oob: bool,
+        /// The result it must have.
+        expect: Option<SendResult>,
+    },
+    /// `shutdown`: the application shuts a connection down in one or both directions.
+    Shutdown {
+        /// The id of an earlier connect step.
+        id: String,
+        /// Which direction.
+        how: ShutdownHow,
+    },
+    /// `advance`: the simulated clock moves forward.
+    Advance {
+        /// By this many milliseconds.
+        ms: u64,
+    },
 }
 
 impl Action {
@@ -271,6 +322,9 @@ impl Action {
             Action::AddressChange(_) => Op::AddressChange,
             Action::Install { .. } => Op::Install,
             Action::Remove { .. } => Op::Remove,
+            Action::Send { .. } => Op::Send,
+            Action::Shutdown { .. } => Op::Shutdown,
+            Action::Advance { .. } => Op::Advance,
         }
     }
 }
@@ -309,6 +363,9 @@ impl fmt::Display for ConnectResult {
         }
     }
 }
+
+/// The `result` of a send step: `"ok"` or `"error:<WSA>"`, the shape of a listen's.
+pub type SendResult = ListenResult;
 
 /// The `result` of a listen step: `"ok"` or `"error:<WSA>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,9 +15,10 @@ use super::model::{
     Registration, RegistrationValue, Scenario, Step,
 };
 use super::values::{
-    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, parse_address_fault,
-    parse_base, parse_call, parse_extension, parse_guid, parse_hex, parse_interface, parse_ip,
-    parse_socket_addr, parse_socket_kind, parse_version, parse_wsa,
+    AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, ShutdownHow, check_name,
+    parse_address_fault, parse_base, parse_call, parse_extension, parse_guid, parse_hex,
+    parse_interface, parse_ip, parse_socket_addr, parse_socket_kind, parse_version, parse_wsa,
+    truncate,
 };
 
 /// The keys of the top level.
@@ -64,12 +65,36 @@ pub(crate) const STEP_KEYS: &[&str] = &[
     "interfaces",
     "id",
     "expect",
+    "bytes",
+    "oob",
+    "how",
+    "ms",
 ];
 
-/// Parses and validates a scenario. On failure, every error found, sorted by line.
+/// Which step ops [`parse_with`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ops {
+    /// Only the ops the runner supports ([`Op::is_supported`]): a step of another op is an
+    /// [`ErrorKind::UnsupportedOp`] error on its `op` key. What `check` and `run` accept, so
+    /// that a file `check` passes is a file `run` runs.
+    Supported,
+    /// Every op of the file format, each step fully validated. What `explain` reads: it skips
+    /// the steps the runner does not support.
+    All,
+}
+
+/// Parses and validates a scenario for the runner: [`parse_with`] with [`Ops::Supported`].
+/// On failure, every error found, sorted by line.
 pub fn parse(src: &str) -> Result<Scenario, ScenarioErrors> {
+    parse_with(src, Ops::Supported)
+}
+
+/// Parses and validates a scenario, accepting the step ops `ops` says. On failure, every
+/// error found, sorted by line.
+pub fn parse_with(src: &str, ops: Ops) -> Result<Scenario, ScenarioErrors> {
     let mut p = Parser {
         src,
+        ops,
         line_starts: line_starts(src),
         errors: Vec::new(),
     };
@@ -136,6 +161,8 @@ fn join(path: &str, key: &str) -> String {
 
 struct Parser<'s> {
     src: &'s str,
+    /// Which step ops are accepted.
+    ops: Ops,
     /// The byte offset at which each line starts (0 first), for [`Parser::line`].
     line_starts: Vec<usize>,
     errors: Vec<ScenarioError>,
@@ -222,7 +249,7 @@ impl Parser<'_> {
 
         let mut steps = Vec::new();
         if let Some(it) = root.item("step") {
-            let mut ids: HashMap<String, usize> = HashMap::new();
+            let mut ids: HashMap<String, IdDef> = HashMap::new();
             for tab in self.tables(&it) {
                 if let Some(s) = self.step(&tab, &hosts, &mut ids) {
                     steps.push(s);
@@ -294,13 +321,31 @@ impl Parser<'_> {
         s
     }
 
+    /// A name: a non-empty string without control characters ([`check_name`]).
     fn nonempty_string(&mut self, it: &Item<'_, '_>) -> Option<String> {
         let s = self.string(it)?;
         if s.is_empty() {
             self.error(&it.span, it.key.clone(), ErrorKind::Empty);
             return None;
         }
+        if let Err(kind) = check_name(s) {
+            self.error(&it.span, it.key.clone(), kind);
+            return None;
+        }
         Some(s.to_owned())
+    }
+
+    /// The text of `span` as written in the file, shortened for messages.
+    fn source_text(&self, span: &Range<usize>) -> String {
+        truncate(self.src.get(span.clone()).unwrap_or_default())
+    }
+
+    /// Whether the key whose span is `span` is followed by a `.` in the file: a dotted key
+    /// (`a.b = 1`), which TOML reads as nested tables.
+    fn dotted_after(&self, span: &Range<usize>) -> bool {
+        self.src
+            .get(span.end..)
+            .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('.'))
     }
 
     fn boolean(&mut self, it: &Item<'_, '_>) -> Option<bool> {
@@ -598,11 +643,26 @@ impl Parser<'_> {
         };
         for (k, v) in t.iter() {
             let name: &str = k.get_ref();
-            let key = join(&it.key, name);
-            if v.get_ref().is_table() && parse_ip(name).is_err() {
-                self.error(&k.span(), key, ErrorKind::UnquotedAddressKey);
+            if v.get_ref().is_table() && self.dotted_after(&k.span()) {
+                // `10.1.2.9 = "…"` unquoted: TOML reads the nested keys 10, 1, 2, 9. Each
+                // leaf is reported under the whole key the user wrote.
+                let mut leaves = Vec::new();
+                self.dotted_leaves(vec![name.to_owned()], k.span(), v, &mut leaves);
+                for (parts, key_span, leaf) in leaves {
+                    let whole = parts.join(".");
+                    let kind = match parse_ip(&whole) {
+                        Ok(_) => ErrorKind::UnquotedAddressKey {
+                            key: whole.clone(),
+                            parts: parts.join(", "),
+                            value: self.source_text(&leaf),
+                        },
+                        Err(kind) => kind,
+                    };
+                    self.error(&key_span, join(&it.key, &whole), kind);
+                }
                 continue;
             }
+            let key = join(&it.key, name);
             let ip = match parse_ip(name) {
                 Ok(ip) => Some(ip),
                 Err(kind) => {
@@ -621,6 +681,36 @@ impl Parser<'_> {
             }
         }
         out
+    }
+
+    /// The leaves under a dotted key: each with the key's parts from `parts` down, the span
+    /// of its last part (whose line is the leaf's: the parts before it may be shared with
+    /// other leaves on other lines) and the span of its value. Descends only through dotted
+    /// parts (`a.b.c`), not into a table written as a value (`a = { … }`), which is a leaf.
+    fn dotted_leaves(
+        &self,
+        parts: Vec<String>,
+        key_span: Range<usize>,
+        v: &toml::Spanned<DeValue<'_>>,
+        out: &mut Vec<(Vec<String>, Range<usize>, Range<usize>)>,
+    ) {
+        let Some(t) = v.get_ref().as_table() else {
+            out.push((parts, key_span, v.span()));
+            return;
+        };
+        if t.is_empty() {
+            out.push((parts, key_span, v.span()));
+            return;
+        }
+        for (k, child) in t.iter() {
+            let mut p = parts.clone();
+            p.push(k.get_ref().to_string());
+            if child.get_ref().is_table() && self.dotted_after(&k.span()) {
+                self.dotted_leaves(p, k.span(), child, out);
+            } else {
+                out.push((p, k.span(), child.span()));
+            }
+        }
     }
 
     fn registration(&mut self, tab: &Table<'_, '_>) -> Option<Registration> {
@@ -653,7 +743,7 @@ impl Parser<'_> {
         &mut self,
         tab: &Table<'_, '_>,
         hosts: &[Host],
-        ids: &mut HashMap<String, usize>,
+        ids: &mut HashMap<String, IdDef>,
     ) -> Option<Step> {
         self.unknown_keys(tab, STEP_KEYS);
         let line = self.line(tab.span.start);
@@ -685,6 +775,12 @@ impl Parser<'_> {
         };
 
         let op = op?;
+        if self.ops == Ops::Supported
+            && !op.is_supported()
+            && let Some(it) = tab.item("op")
+        {
+            self.error(&it.span, it.key, ErrorKind::UnsupportedOp { op });
+        }
 
         // Keys of other ops are errors: a key that does nothing is most likely a mistake.
         for (k, _) in tab.t.iter() {
@@ -715,7 +811,7 @@ impl Parser<'_> {
                     .unwrap_or(SocketKind::Stream);
                 let expect = self.get_parsed(tab, "expect", |s| connect_expect(s, op, host));
                 if op == Op::Connect {
-                    let id = self.new_id(tab, ids);
+                    let id = self.new_id(tab, op, ids);
                     Action::Connect {
                         to: to?,
                         from,
@@ -739,8 +835,8 @@ impl Parser<'_> {
                     None => Some(5),
                 };
                 let accept = self.get_bool(tab, "accept").unwrap_or(true);
-                let expect = self.get_parsed(tab, "expect", listen_expect);
-                let id = self.new_id(tab, ids);
+                let expect = self.get_parsed(tab, "expect", |s| ok_expect(s, op));
+                let id = self.new_id(tab, op, ids);
                 Action::Listen {
                     address: address?,
                     backlog: backlog?,
@@ -750,17 +846,30 @@ impl Parser<'_> {
                 }
             }
             Op::Close => {
-                let id = self.required_for(tab, op, "id", |s| {
-                    if s.is_empty() {
-                        Err(ErrorKind::Empty)
-                    } else if ids.contains_key(s) {
-                        Ok(s.to_owned())
-                    } else {
-                        Err(ErrorKind::UndefinedId(s.to_owned()))
-                    }
-                });
+                let id = self.required_for(tab, op, "id", |s| id_ref(s, ids, false));
                 Action::Close { id: id? }
             }
+            Op::Send => {
+                let id = self.required_for(tab, op, "id", |s| id_ref(s, ids, true));
+                let bytes =
+                    self.required_integer(tab, op, "bytes", u64::from(u32::MAX), "0 to 4294967295");
+                let oob = self.get_bool(tab, "oob").unwrap_or(false);
+                let expect = self.get_parsed(tab, "expect", |s| ok_expect(s, op));
+                Action::Send {
+                    id: id?,
+                    bytes: u32::try_from(bytes?).ok()?,
+                    oob,
+                    expect,
+                }
+            }
+            Op::Shutdown => {
+                let id = self.required_for(tab, op, "id", |s| id_ref(s, ids, true));
+                let how = self.required_for(tab, op, "how", str::parse::<ShutdownHow>);
+                Action::Shutdown { id: id?, how: how? }
+            }
+            Op::Advance => Action::Advance {
+                ms: self.required_integer(tab, op, "ms", i64::MAX.unsigned_abs(), "0 to 2^63-1")?,
+            },
             Op::AddressChange => self.address_change(tab, host)?,
             Op::Install => Action::Install {
                 provider: self.required_for(tab, op, "provider", |s| provider_ref(s, host))?,
@@ -795,6 +904,40 @@ impl Parser<'_> {
         self.get_parsed(tab, key, f)
     }
 
+    /// A non-negative integer key the op needs, at most `max` (`range` says so in words).
+    fn required_integer(
+        &mut self,
+        tab: &Table<'_, '_>,
+        op: Op,
+        key: &str,
+        max: u64,
+        range: &'static str,
+    ) -> Option<u64> {
+        let Some(it) = tab.item(key) else {
+            self.error(
+                &tab.span,
+                tab.key(key),
+                ErrorKind::MissingForOp { op: op.name() },
+            );
+            return None;
+        };
+        let v = self.integer(&it)?;
+        match u64::try_from(v) {
+            Ok(n) if n <= max => Some(n),
+            _ => {
+                self.error(
+                    &it.span,
+                    it.key.clone(),
+                    ErrorKind::OutOfRange {
+                        value: v.to_string(),
+                        range,
+                    },
+                );
+                None
+            }
+        }
+    }
+
     fn backlog(&mut self, it: &Item<'_, '_>) -> Option<u32> {
         let v = self.integer(it)?;
         match u32::try_from(v) {
@@ -814,21 +957,26 @@ impl Parser<'_> {
     }
 
     /// An optional `id` of a connect or listen step; ids are unique in the scenario.
-    fn new_id(&mut self, tab: &Table<'_, '_>, ids: &mut HashMap<String, usize>) -> Option<String> {
+    fn new_id(
+        &mut self,
+        tab: &Table<'_, '_>,
+        op: Op,
+        ids: &mut HashMap<String, IdDef>,
+    ) -> Option<String> {
         let it = tab.item("id")?;
         let id = self.nonempty_string(&it)?;
         let line = self.line(it.span.start);
-        if let Some(&first_line) = ids.get(&id) {
+        if let Some(first) = ids.get(&id) {
             self.error(
                 &it.span,
                 it.key,
                 ErrorKind::DuplicateId {
                     name: id.clone(),
-                    first_line,
+                    first_line: first.line,
                 },
             );
         } else {
-            ids.insert(id.clone(), line);
+            ids.insert(id.clone(), IdDef { line, op });
         }
         Some(id)
     }
@@ -900,6 +1048,32 @@ impl Parser<'_> {
     }
 }
 
+/// Where an `id` was defined: the line of its `id` key and the op of its step (connect or
+/// listen).
+#[derive(Debug, Clone, Copy)]
+struct IdDef {
+    line: usize,
+    op: Op,
+}
+
+/// An `id` that must name an earlier connect step (`connection`: send, shutdown) or an
+/// earlier connect or listen step (close).
+fn id_ref(s: &str, ids: &HashMap<String, IdDef>, connection: bool) -> Result<String, ErrorKind> {
+    if s.is_empty() {
+        return Err(ErrorKind::Empty);
+    }
+    check_name(s)?;
+    match ids.get(s) {
+        None if connection => Err(ErrorKind::UndefinedConnection(s.to_owned())),
+        None => Err(ErrorKind::UndefinedId(s.to_owned())),
+        Some(def) if connection && def.op != Op::Connect => Err(ErrorKind::NotAConnection {
+            id: s.to_owned(),
+            line: def.line,
+        }),
+        Some(_) => Ok(s.to_owned()),
+    }
+}
+
 /// The span of a table's `name` value, or of the table when it has none.
 fn name_span(tab: &Table<'_, '_>) -> Range<usize> {
     tab.item("name").map_or(tab.span.clone(), |i| i.span)
@@ -914,6 +1088,9 @@ fn used_keys(op: Op) -> &'static str {
         Op::Explain => "host, to, from, kind, expect",
         Op::AddressChange => "host, provider, addresses, interfaces",
         Op::Install | Op::Remove => "host, provider",
+        Op::Send => "host, id, bytes, oob, expect",
+        Op::Shutdown => "host, id, how",
+        Op::Advance => "host, ms",
     }
 }
 
@@ -947,8 +1124,8 @@ fn connect_expect(s: &str, op: Op, host: Option<&Host>) -> Result<ConnectResult,
     })
 }
 
-/// `expect` of listen: `"ok"` or `"error:<WSA name>"`.
-fn listen_expect(s: &str) -> Result<ListenResult, ErrorKind> {
+/// `expect` of listen and send: `"ok"` or `"error:<WSA name>"`.
+fn ok_expect(s: &str, op: Op) -> Result<ListenResult, ErrorKind> {
     if s == "ok" {
         return Ok(ListenResult::Ok);
     }
@@ -957,7 +1134,7 @@ fn listen_expect(s: &str) -> Result<ListenResult, ErrorKind> {
     }
     Err(ErrorKind::BadExpect {
         value: s.to_owned(),
-        op: Op::Listen.name(),
+        op: op.name(),
         allowed: "\"ok\" or \"error:<WSA name>\"",
     })
 }

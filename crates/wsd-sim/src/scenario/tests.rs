@@ -7,8 +7,14 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// The file format's whole validation, every op accepted ([`Ops::All`]); what the runner
+/// refuses ([`parse`], [`Ops::Supported`]) is tested apart.
+fn parse_all(src: &str) -> Result<Scenario, ScenarioErrors> {
+    parse_with(src, Ops::All)
+}
+
 fn errors(src: &str) -> Vec<ScenarioError> {
-    match parse(src) {
+    match parse_all(src) {
         Ok(_) => Vec::new(),
         Err(e) => e.0,
     }
@@ -43,7 +49,7 @@ fn with_step(body: &str) -> String {
 
 #[test]
 fn default_scenario_is_valid() {
-    let s = parse(crate::DEFAULT_SCENARIO);
+    let s = parse_all(crate::DEFAULT_SCENARIO);
     assert!(s.is_ok(), "{s:?}");
     let s = s.unwrap_or_else(|_| Scenario {
         hosts: vec![],
@@ -70,7 +76,7 @@ fn default_scenario_is_valid() {
 
 #[test]
 fn defaults_are_filled_in() {
-    let s = parse(&with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\n"));
+    let s = parse_all(&with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\n"));
     let s = s.unwrap_or_else(|e| panic!("{e}"));
     let p = &s.hosts[0].providers[0];
     assert_eq!(p.guid, guid_for_name("p"));
@@ -104,7 +110,7 @@ fn defaults_are_filled_in() {
 
 #[test]
 fn listen_defaults_backlog_5_and_accept() {
-    let s = parse(&with_step("op = \"listen\"\naddress = \"0.0.0.0:80\"\n"))
+    let s = parse_all(&with_step("op = \"listen\"\naddress = \"0.0.0.0:80\"\n"))
         .unwrap_or_else(|e| panic!("{e}"));
     match &s.steps[0].action {
         Action::Listen {
@@ -138,7 +144,7 @@ cleanup = "WSAENETDOWN"
 connect_errors = { "10.0.0.2" = "WSAECONNRESET" }
 "#,
     );
-    let s = parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    let s = parse_all(&src).unwrap_or_else(|e| panic!("{e}"));
     let p = &s.hosts[0].providers[0];
     let wsa = |n| WsaError::from_name(n).unwrap_or_else(|| unreachable!());
     assert_eq!(p.guid.to_string(), "{0F3B7A52-6C1E-4D8A-9B27-5E41C0D2A9F3}");
@@ -335,7 +341,7 @@ fn bad_interfaces() {
             |k| matches!(k, ErrorKind::BadInterface { .. }),
         );
     }
-    let s = parse("[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\", \"fd00:1::5/64\"]\n")
+    let s = parse_all("[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\", \"fd00:1::5/64\"]\n")
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.hosts[0].interfaces[0].to_string(), "10.1.2.5/24");
 }
@@ -362,7 +368,7 @@ fn bad_ip_addresses() {
 #[test]
 fn destinations() {
     let ok = |to: &str| {
-        parse(&with_step(&format!("op = \"explain\"\nto = {to:?}\n")))
+        parse_all(&with_step(&format!("op = \"explain\"\nto = {to:?}\n")))
             .map(|s| match &s.steps[0].action {
                 Action::Explain { to, .. } => Some(*to),
                 _ => None,
@@ -384,7 +390,6 @@ fn destinations() {
         "10.0.0.1",
         "fd00::1:80",
         "[fd00::1]",
-        "10.0.0.1:65536",
         "10.0.0.1:0",
         "[fd00::1:80",
         "a:1",
@@ -413,13 +418,7 @@ fn from_addresses() {
     }
     let b: Result<BindAddr, _> = "[fd00::1]".parse();
     assert_eq!(b.map(|b| b.to_string()).ok().as_deref(), Some("[fd00::1]"));
-    for bad in [
-        "10.0.0.1:",
-        "10.0.0.1:99999",
-        "fd00::1]:80",
-        "[10.0.0.1]",
-        "x",
-    ] {
+    for bad in ["10.0.0.1:", "fd00::1]:80", "[10.0.0.1]", "x"] {
         assert_error(
             &with_step(&format!(
                 "op = \"connect\"\nto = \"10.0.0.1:80\"\nfrom = {bad:?}\n"
@@ -429,6 +428,108 @@ fn from_addresses() {
             |k| matches!(k, ErrorKind::BadBindAddress(_)),
         );
     }
+}
+
+/// The message of the one error of `src` on `key`.
+#[track_caller]
+fn message_on(src: &str, key: &str) -> String {
+    let errs = errors(src);
+    let on: Vec<String> = errs
+        .iter()
+        .filter(|e| e.key == key)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(on.len(), 1, "{key}: {errs:#?}");
+    on.into_iter().next().unwrap_or_default()
+}
+
+#[test]
+fn a_port_above_65535_is_named_out_of_range_in_to_from_and_address() {
+    let to = with_step("op = \"explain\"\nto = \"10.0.0.1:65536\"\n");
+    assert_eq!(
+        message_on(&to, "step[0].to"),
+        "line 7: step[0].to: bad address \"10.0.0.1:65536\": port 65536 is out of range (0..=65535)"
+    );
+    let from = with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\nfrom = \"[fd00::1]:99999\"\n");
+    assert_error(
+        &from,
+        8,
+        "step[0].from",
+        |k| matches!(k, ErrorKind::PortOutOfRange { port, .. } if port == "99999"),
+    );
+    let listen = with_step("op = \"listen\"\naddress = \"0.0.0.0:123456789012345678901\"\n");
+    assert_error(&listen, 7, "step[0].address", |k| {
+        matches!(k, ErrorKind::PortOutOfRange { .. })
+    });
+    // Ports 65535 and, for `from`, 0 are fine.
+    assert!(
+        parse_all(&with_step(
+            "op = \"explain\"\nto = \"10.0.0.1:65535\"\nfrom = \"10.0.0.2:0\"\n"
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn zone_ids_are_refused_in_every_address_key_from_included() {
+    let cases = [
+        (
+            with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\nfrom = \"[fe80::1%2]:5\"\n"),
+            8,
+            "step[0].from",
+        ),
+        (
+            with_step("op = \"explain\"\nto = \"10.0.0.1:80\"\nfrom = \"fe80::1%eth0\"\n"),
+            8,
+            "step[0].from",
+        ),
+        (
+            with_step("op = \"explain\"\nto = \"[fe80::1%2]:5\"\n"),
+            7,
+            "step[0].to",
+        ),
+        (
+            with_step("op = \"listen\"\naddress = \"[fe80::1%2]:5\"\n"),
+            7,
+            "step[0].address",
+        ),
+        (
+            format!("{HOST}interfaces = [\"fe80::1%2/64\"]\n"),
+            3,
+            "host[0].interfaces[0]",
+        ),
+        (
+            with_provider("addresses = [\"fe80::1%2\"]\n"),
+            5,
+            "host[0].provider[0].addresses[0]",
+        ),
+    ];
+    for (src, line, key) in &cases {
+        assert_error(src, *line, key, |k| matches!(k, ErrorKind::ZoneId { .. }));
+        let m = message_on(src, key);
+        assert!(m.contains("zone ids"), "{m}");
+        assert!(m.contains("not supported"), "{m}");
+    }
+    assert_eq!(
+        message_on(&cases[0].0, "step[0].from"),
+        "line 8: step[0].from: bad address \"[fe80::1%2]:5\": zone ids (here \"%2\") are not supported; give the address without one"
+    );
+}
+
+#[test]
+fn destination_messages_say_what_is_wrong() {
+    let msg = |to: &str| {
+        message_on(
+            &with_step(&format!("op = \"explain\"\nto = {to:?}\n")),
+            "step[0].to",
+        )
+    };
+    assert!(msg("fd00::1:80").contains("IPv6 destination goes in brackets"));
+    assert!(msg("fd00::1").contains("IPv6 destination goes in brackets"));
+    assert!(msg("10.0.0.1").contains("no port"));
+    assert!(msg("[fd00::1]").contains("no port"));
+    assert!(msg("10.0.0.1:0").contains("port 0"));
+    assert!(msg("a:1").contains("expected \"address:port\""));
 }
 
 #[test]
@@ -464,7 +565,7 @@ fn unknown_wsa_names() {
         |k| matches!(k, ErrorKind::UnknownWsaName(_)),
     );
     // Win32 aliases are WSA names too.
-    assert!(parse(&with_provider("cleanup = \"WSA_IO_PENDING\"\n")).is_ok());
+    assert!(parse_all(&with_provider("cleanup = \"WSA_IO_PENDING\"\n")).is_ok());
 }
 
 #[test]
@@ -514,7 +615,7 @@ fn raw_address_list_with_a_fault_is_an_error() {
         |k| matches!(k, ErrorKind::RawWithFault),
     );
     assert!(
-        parse(&with_provider(
+        parse_all(&with_provider(
             "address_list_raw = { base = \"0x10\", hex = \"\" }\naddress_list_fault = \"none\"\n"
         ))
         .is_ok()
@@ -664,7 +765,7 @@ fn registration_needs_exactly_one_value() {
         *k == ErrorKind::RegistrationValue
     });
     let raw = format!("{HOST}[[host.registration]]\nname = \"r\"\nhex = \"01 02 03\"\n");
-    let s = parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+    let s = parse_all(&raw).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         s.hosts[0].registrations[0].value,
         RegistrationValue::Raw(vec![1, 2, 3])
@@ -686,7 +787,7 @@ fn duplicate_names() {
         |k| matches!(k, ErrorKind::DuplicateProvider { first_line: 3, .. }),
     );
     // The same provider name on two hosts is fine.
-    assert!(parse("[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\n[[host]]\nname = \"b\"\n[[host.provider]]\nname = \"p\"\n").is_ok());
+    assert!(parse_all("[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\n[[host]]\nname = \"b\"\n[[host.provider]]\nname = \"p\"\n").is_ok());
     let guid = "guid = \"00000000-0000-0000-0000-000000000001\"\n";
     assert_error(
         &with_provider(&format!("{guid}[[host.provider]]\nname = \"q\"\n{guid}")),
@@ -740,7 +841,7 @@ fn undefined_references() {
     assert_error(two, 9, "step[0].provider", |k| {
         matches!(k, ErrorKind::UndefinedProvider { .. })
     });
-    assert!(parse(&format!("{two}host = \"b\"\n")).is_ok());
+    assert!(parse_all(&format!("{two}host = \"b\"\n")).is_ok());
     assert_error(
         &with_step("op = \"close\"\nid = \"c1\"\n"),
         7,
@@ -815,7 +916,7 @@ fn address_change_shapes() {
         "step[0].interfaces",
         |k| matches!(k, ErrorKind::AddressChangeShape(_)),
     );
-    let s = parse(&with_step(
+    let s = parse_all(&with_step(
         "op = \"address_change\"\ninterfaces = [\"10.0.0.1/8\"]\n",
     ))
     .unwrap_or_else(|e| panic!("{e}"));
@@ -849,7 +950,7 @@ fn address_change_of_a_raw_provider_is_an_error() {
     assert!(text.contains("address_list_raw"), "{text}");
     // Without the raw answer, the same step is fine.
     assert!(
-        parse(&with_step(
+        parse_all(&with_step(
             "op = \"address_change\"\nprovider = \"p\"\naddresses = [\"10.0.0.1\"]\n"
         ))
         .is_ok()
@@ -869,7 +970,7 @@ fn large_scenario_is_checked() {
             i % 250 + 1
         ));
     }
-    let good = parse(&src).unwrap_or_else(|e| panic!("{e}"));
+    let good = parse_all(&src).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(good.steps.len(), STEPS);
     // Steps start on line 7 and take 4 lines each.
     assert_eq!(good.steps[0].line, 7);
@@ -885,7 +986,7 @@ fn large_scenario_is_checked() {
 #[test]
 fn expect_values() {
     let expect = |op: &str, extra: &str, e: &str| {
-        parse(&with_step(&format!("op = {op:?}\n{extra}expect = {e:?}\n")))
+        parse_all(&with_step(&format!("op = {op:?}\n{extra}expect = {e:?}\n")))
     };
     assert!(expect("explain", "to = \"10.0.0.1:1\"\n", "tcp").is_ok());
     assert!(expect("explain", "to = \"10.0.0.1:1\"\n", "san:p").is_ok());
@@ -947,7 +1048,7 @@ fn kinds_and_backlogs() {
 #[test]
 fn ids() {
     let listen = "op = \"listen\"\naddress = \"0.0.0.0:1\"\nid = \"l\"\n";
-    let s = parse(&with_step(&format!(
+    let s = parse_all(&with_step(&format!(
         "{listen}[[step]]\nop = \"close\"\nid = \"l\"\n"
     )));
     assert!(s.is_ok(), "{s:?}");
@@ -973,9 +1074,56 @@ fn unquoted_connect_error_keys_get_their_own_message() {
     assert_error(
         &with_provider("connect_errors = { 10.0.0.2 = \"WSAECONNRESET\" }\n"),
         5,
-        "host[0].provider[0].connect_errors.10",
-        |k| *k == ErrorKind::UnquotedAddressKey,
+        "host[0].provider[0].connect_errors.\"10.0.0.2\"",
+        |k| {
+            matches!(k, ErrorKind::UnquotedAddressKey { key, value, .. }
+                if key == "10.0.0.2" && value == "\"WSAECONNRESET\"")
+        },
     );
+}
+
+#[test]
+fn an_unquoted_connect_error_key_is_named_whole_and_quoted_with_the_users_value() {
+    // The header form, two addresses sharing the dotted prefix 10.1.2.
+    let src = with_provider(
+        "[host.provider.connect_errors]\n10.1.2.9 = \"WSAENETUNREACH\"\n10.1.2.10 = \"WSAECONNRESET\"\n",
+    );
+    let errs = errors(&src);
+    let texts: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 2, "{texts:#?}");
+    assert_eq!(
+        texts[0],
+        "line 6: host[0].provider[0].connect_errors.\"10.1.2.9\": unquoted, TOML reads 10.1.2.9 as nested keys (10, 1, 2, 9); connect_errors keys are IP addresses and must be quoted: \"10.1.2.9\" = \"WSAENETUNREACH\""
+    );
+    assert!(
+        texts[1].starts_with("line 7: host[0].provider[0].connect_errors.\"10.1.2.10\": "),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[1].ends_with("\"10.1.2.10\" = \"WSAECONNRESET\""),
+        "{texts:#?}"
+    );
+    // A dotted key that is no address is named whole too.
+    assert_error(
+        &with_provider("connect_errors.alpha.beta = \"WSAECONNRESET\"\n"),
+        5,
+        "host[0].provider[0].connect_errors.\"alpha.beta\"",
+        |k| matches!(k, ErrorKind::BadIpAddress(v) if v == "alpha.beta"),
+    );
+    // A table written as a value is not a dotted key: a bad address, then a type error.
+    let src = with_provider("connect_errors = { peer = { x = 1 } }\n");
+    assert_error(
+        &src,
+        5,
+        "host[0].provider[0].connect_errors.peer",
+        |k| matches!(k, ErrorKind::BadIpAddress(v) if v == "peer"),
+    );
+    // Quoted, the same key is fine.
+    let s = parse_all(&with_provider(
+        "connect_errors = { \"10.1.2.9\" = \"WSAENETUNREACH\" }\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.hosts[0].providers[0].connect_errors.len(), 1);
 }
 
 #[test]
@@ -1004,7 +1152,7 @@ backlog = 1
 
 #[test]
 fn inline_tables_work_like_headers() {
-    let s = parse(
+    let s = parse_all(
         "host = [{ name = \"a\", provider = [{ name = \"p\" }] }]\nstep = [{ op = \"remove\", provider = \"p\" }]\n",
     );
     assert!(s.is_ok(), "{s:?}");
@@ -1167,8 +1315,13 @@ fn document() -> impl Strategy<Value = toml::Table> {
 }
 
 fn check_result(src: &str) -> Result<(), TestCaseError> {
+    check_result_with(src, Ops::Supported)?;
+    check_result_with(src, Ops::All)
+}
+
+fn check_result_with(src: &str, ops: Ops) -> Result<(), TestCaseError> {
     let lines = src.lines().count().max(1);
-    match parse(src) {
+    match parse_with(src, ops) {
         Ok(s) => prop_assert!(!s.hosts.is_empty()),
         Err(e) => {
             prop_assert!(!e.0.is_empty());
@@ -1247,4 +1400,181 @@ fn a_quoted_address_key_with_a_table_value_is_a_type_error() {
         "host[0].provider[0].connect_errors.\"10.0.0.1\"",
         |k| matches!(k, ErrorKind::WrongType { .. }),
     );
+}
+
+#[test]
+fn parse_refuses_every_op_the_runner_does_not_support_on_its_op_key() {
+    let bodies = [
+        ("connect", "to = \"10.0.0.1:80\"\n"),
+        ("listen", "address = \"0.0.0.0:80\"\n"),
+        ("close", "id = \"c\"\n"),
+        ("send", "id = \"c\"\nbytes = 10\n"),
+        ("shutdown", "id = \"c\"\nhow = \"send\"\n"),
+        ("advance", "ms = 10\n"),
+    ];
+    // A connect with id "c" first (line 5), so that close, send and shutdown are valid.
+    let first = "op = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\n";
+    for (op, body) in bodies {
+        let src = with_step(&format!("{first}op = {op:?}\n{body}"));
+        assert!(parse_all(&src).is_ok(), "{op}: {:?}", parse_all(&src));
+        let errs = errors_strict(&src);
+        assert!(
+            errs.iter().any(|e| e.line == 6
+                && e.key == "step[0].op"
+                && e.kind == ErrorKind::UnsupportedOp { op: Op::Connect }),
+            "{op}: {errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.line == 10
+                && e.key == "step[1].op"
+                && matches!(&e.kind, ErrorKind::UnsupportedOp { op: o } if o.name() == op)),
+            "{op}: {errs:?}"
+        );
+        let text = errs.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert!(
+            text.iter()
+                .any(|t| t == &format!("line 10: step[1].op: op {op} is not supported yet (the runner supports explain, address_change, install and remove)")),
+            "{text:#?}"
+        );
+    }
+    for op in Op::ALL {
+        let strict_ok = parse(&with_step(&format!("op = {:?}\n", op.name())))
+            .err()
+            .is_none_or(|e| {
+                !e.0.iter()
+                    .any(|x| matches!(x.kind, ErrorKind::UnsupportedOp { .. }))
+            });
+        assert_eq!(strict_ok, op.is_supported(), "{op}");
+    }
+}
+
+fn errors_strict(src: &str) -> Vec<ScenarioError> {
+    parse(src).err().map(|e| e.0).unwrap_or_default()
+}
+
+#[test]
+fn send_shutdown_and_advance_steps_are_validated() {
+    let connect = "op = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\nid = \"l\"\n[[step]]\n";
+    // step[2] starts on line 13, its keys from line 14.
+    let s = parse_all(&with_step(&format!(
+        "{connect}op = \"send\"\nid = \"c\"\nbytes = 100\noob = true\nexpect = \"ok\"\n[[step]]\nop = \"shutdown\"\nid = \"c\"\nhow = \"both\"\n[[step]]\nop = \"advance\"\nms = 250\n"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.steps[2].action,
+        Action::Send {
+            id: "c".into(),
+            bytes: 100,
+            oob: true,
+            expect: Some(ListenResult::Ok)
+        }
+    );
+    assert_eq!(
+        s.steps[3].action,
+        Action::Shutdown {
+            id: "c".into(),
+            how: ShutdownHow::Both
+        }
+    );
+    assert_eq!(s.steps[4].action, Action::Advance { ms: 250 });
+    let bad = |body: &str| with_step(&format!("{connect}{body}"));
+    assert_error(
+        &bad("op = \"send\"\nid = \"l\"\nbytes = 1\n"),
+        15,
+        "step[2].id",
+        |k| matches!(k, ErrorKind::NotAConnection { line: 12, .. }),
+    );
+    assert_error(
+        &bad("op = \"send\"\nid = \"x\"\nbytes = 1\n"),
+        15,
+        "step[2].id",
+        |k| matches!(k, ErrorKind::UndefinedConnection(_)),
+    );
+    assert_error(
+        &bad("op = \"send\"\nid = \"c\"\n"),
+        13,
+        "step[2].bytes",
+        |k| matches!(k, ErrorKind::MissingForOp { op: "send" }),
+    );
+    assert_error(
+        &bad("op = \"send\"\nid = \"c\"\nbytes = -1\n"),
+        16,
+        "step[2].bytes",
+        |k| matches!(k, ErrorKind::OutOfRange { .. }),
+    );
+    assert_error(
+        &bad("op = \"send\"\nid = \"c\"\nbytes = 4294967296\n"),
+        16,
+        "step[2].bytes",
+        |k| matches!(k, ErrorKind::OutOfRange { .. }),
+    );
+    assert_error(
+        &bad("op = \"shutdown\"\nid = \"c\"\nhow = \"sideways\"\n"),
+        16,
+        "step[2].how",
+        |k| matches!(k, ErrorKind::BadHow(_)),
+    );
+    assert_error(&bad("op = \"advance\"\nms = -5\n"), 15, "step[2].ms", |k| {
+        matches!(k, ErrorKind::OutOfRange { .. })
+    });
+    assert_error(
+        &bad("op = \"advance\"\nms = 5\nhow = \"send\"\n"),
+        16,
+        "step[2].how",
+        |k| matches!(k, ErrorKind::NotUsedByOp { op: "advance", .. }),
+    );
+    // close takes a listener's id as well as a connection's.
+    assert!(parse_all(&bad("op = \"close\"\nid = \"l\"\n")).is_ok());
+}
+
+#[test]
+fn control_characters_in_names_are_refused_with_key_and_line() {
+    for bad in ["a\u{0}b", "a\nb", "a\tb", "a\rb", "\u{7f}", "x\u{85}"] {
+        let q = toml::Value::String(bad.to_owned()).to_string();
+        let cases = [
+            (format!("[[host]]\nname = {q}\n"), 2, "host[0].name"),
+            (
+                format!("{HOST}[[host.provider]]\nname = {q}\n"),
+                4,
+                "host[0].provider[0].name",
+            ),
+            (
+                with_provider(&format!("fabric = {q}\n")),
+                5,
+                "host[0].provider[0].fabric",
+            ),
+            (
+                format!("{HOST}[[host.registration]]\nname = {q}\nhex = \"00\"\n"),
+                4,
+                "host[0].registration[0].name",
+            ),
+            (
+                with_step(&format!(
+                    "op = \"connect\"\nto = \"10.0.0.1:80\"\nid = {q}\n"
+                )),
+                8,
+                "step[0].id",
+            ),
+            (
+                with_step(&format!("op = \"close\"\nid = {q}\n")),
+                7,
+                "step[0].id",
+            ),
+        ];
+        for (src, line, key) in cases {
+            assert_error(
+                &src,
+                line,
+                key,
+                |k| matches!(k, ErrorKind::ControlCharacter { ch, .. } if ch.is_control()),
+            );
+        }
+    }
+    let m = message_on("[[host]]\nname = \"al\\tpha\"\n", "host[0].name");
+    assert_eq!(
+        m,
+        "line 2: host[0].name: contains the control character U+0009 (\\t) at character 2: names must be printable (no NUL, tab, newline or other control character)"
+    );
+    // Other Unicode is fine.
+    assert!(parse_all("[[host]]\nname = \"hôte-α\"\n").is_ok());
 }

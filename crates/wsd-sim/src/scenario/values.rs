@@ -2,7 +2,7 @@
 //! in the same form.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use spi_types::{Guid, SanExtension, WinsockVersion};
@@ -168,8 +168,9 @@ pub fn parse_socket_kind(s: &str) -> Result<SocketKind, ErrorKind> {
 }
 
 /// Parses an interface `"address/len"` (IPv4 or IPv6). The address keeps its host bits
-/// (`10.1.0.5/16` is the interface address 10.1.0.5 in 10.1.0.0/16).
+/// (`10.1.0.5/16` is the interface address 10.1.0.5 in 10.1.0.0/16). Zone ids are refused.
 pub fn parse_interface(s: &str) -> Result<ipnet::IpNet, ErrorKind> {
+    refuse_zone(s, s.split('/').next().unwrap_or(s))?;
     if !s.contains('/') {
         return Err(ErrorKind::BadInterface {
             value: s.to_owned(),
@@ -183,28 +184,128 @@ pub fn parse_interface(s: &str) -> Result<ipnet::IpNet, ErrorKind> {
         })
 }
 
-/// Parses an IP address (IPv4 or IPv6, no brackets, no port).
+/// Parses an IP address (IPv4 or IPv6, no brackets, no port, no zone id).
 pub fn parse_ip(s: &str) -> Result<IpAddr, ErrorKind> {
+    refuse_zone(s, s)?;
     s.parse::<IpAddr>()
         .map_err(|_| ErrorKind::BadIpAddress(s.to_owned()))
 }
 
-/// Parses a destination or listen address `"address:port"`: IPv4, IPv6 in brackets, or
-/// IPv4-mapped IPv6 in brackets. Port 0 is refused: nothing can be reached or listened on there.
-pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, ErrorKind> {
-    let addr = s
-        .parse::<SocketAddr>()
-        .map_err(|_| ErrorKind::BadSocketAddress {
-            value: s.to_owned(),
-            why: "expected \"address:port\" (IPv6 in brackets: \"[fd00::1]:80\")",
-        })?;
-    if addr.port() == 0 {
-        return Err(ErrorKind::BadSocketAddress {
-            value: s.to_owned(),
-            why: "port 0 is not a port one can connect or listen to",
+/// A [`ErrorKind::ZoneId`] when `host` (the address part of `value`) carries a zone id
+/// (`fe80::1%2`, `fe80::1%eth0`): the simulation has no interfaces to scope addresses to, and
+/// dropping the zone silently would change the address's meaning.
+fn refuse_zone(value: &str, host: &str) -> Result<(), ErrorKind> {
+    match host.split_once('%') {
+        Some((_, zone)) => Err(ErrorKind::ZoneId {
+            value: value.to_owned(),
+            zone: zone.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The parts of `"address[:port]"` text: IPv6 in brackets (`"[fd00::1]:80"`, `"[fd00::1]"`),
+/// IPv4 with or without a port, or a bare IPv6 address (which cannot carry a port).
+struct HostPort<'a> {
+    /// The address text, without brackets.
+    host: &'a str,
+    /// Whether it was in brackets.
+    bracketed: bool,
+    /// The port text after the `:`, if any.
+    port: Option<&'a str>,
+}
+
+/// Splits `s` into [`HostPort`], or `None` when its brackets do not pair up.
+fn split_host_port(s: &str) -> Option<HostPort<'_>> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            a => Some(a.strip_prefix(':')?),
+        };
+        return Some(HostPort {
+            host,
+            bracketed: true,
+            port,
         });
     }
-    Ok(addr)
+    if s.matches(':').count() >= 2 {
+        // Only an IPv6 address has two colons; without brackets it has no port.
+        return Some(HostPort {
+            host: s,
+            bracketed: false,
+            port: None,
+        });
+    }
+    Some(match s.split_once(':') {
+        Some((host, port)) => HostPort {
+            host,
+            bracketed: false,
+            port: Some(port),
+        },
+        None => HostPort {
+            host: s,
+            bracketed: false,
+            port: None,
+        },
+    })
+}
+
+/// The port of `value`: `Ok(None)` when `port` is not a decimal number (the caller's generic
+/// message applies), [`ErrorKind::PortOutOfRange`] when it is one above 65535.
+fn parse_port(value: &str, port: &str) -> Result<Option<u16>, ErrorKind> {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match port.parse::<u16>() {
+        Ok(p) => Ok(Some(p)),
+        Err(_) => Err(ErrorKind::PortOutOfRange {
+            value: value.to_owned(),
+            port: port.to_owned(),
+        }),
+    }
+}
+
+/// The address of a [`HostPort`]: IPv6 when bracketed or bare with colons, IPv4 otherwise.
+fn host_ip(hp: &HostPort<'_>) -> Option<IpAddr> {
+    if hp.bracketed || hp.host.contains(':') {
+        hp.host.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        hp.host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    }
+}
+
+/// Parses a destination or listen address `"address:port"`: IPv4, IPv6 in brackets, or
+/// IPv4-mapped IPv6 in brackets. Port 0 is refused: nothing can be reached or listened on
+/// there. A zone id, a port above 65535, a missing port and an IPv6 address without brackets
+/// each get their own message.
+pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, ErrorKind> {
+    let bad = |why: &'static str| ErrorKind::BadSocketAddress {
+        value: s.to_owned(),
+        why,
+    };
+    let generic = "expected \"address:port\" (IPv6 in brackets: \"[fd00::1]:80\")";
+    let hp = split_host_port(s).ok_or_else(|| bad(generic))?;
+    refuse_zone(s, hp.host)?;
+    let port = match hp.port {
+        Some(p) => parse_port(s, p)?.ok_or_else(|| bad(generic))?,
+        None if !hp.bracketed && hp.host.parse::<Ipv6Addr>().is_ok() => {
+            return Err(bad(
+                "an IPv6 destination goes in brackets with the port after them: \"[fd00::1]:80\"",
+            ));
+        }
+        None if host_ip(&hp).is_some() => {
+            return Err(bad(
+                "no port: expected \"address:port\" (IPv6 in brackets: \"[fd00::1]:80\")",
+            ));
+        }
+        None => return Err(bad(generic)),
+    };
+    let ip = host_ip(&hp).ok_or_else(|| bad(generic))?;
+    if port == 0 {
+        return Err(bad("port 0 is not a port one can connect or listen to"));
+    }
+    Ok(SocketAddr::new(ip, port))
 }
 
 /// A local bind address `"address[:port]"` (`from` key).
@@ -218,26 +319,18 @@ pub struct BindAddr {
 
 impl FromStr for BindAddr {
     type Err = ErrorKind;
-    /// Accepts `"10.0.0.1"`, `"10.0.0.1:5000"`, `"fd00::1"`, `"[fd00::1]"`, `"[fd00::1]:5000"`.
+    /// Accepts `"10.0.0.1"`, `"10.0.0.1:5000"`, `"fd00::1"`, `"[fd00::1]"`, `"[fd00::1]:5000"`;
+    /// refuses zone ids (as `to`, `interfaces` and `addresses` do) and ports above 65535.
     fn from_str(s: &str) -> Result<Self, ErrorKind> {
-        if let Ok(a) = s.parse::<SocketAddr>() {
-            return Ok(BindAddr {
-                ip: a.ip(),
-                port: Some(a.port()),
-            });
-        }
-        if let Ok(ip) = s.parse::<IpAddr>() {
-            return Ok(BindAddr { ip, port: None });
-        }
-        if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'))
-            && let Ok(ip) = inner.parse::<Ipv6Addr>()
-        {
-            return Ok(BindAddr {
-                ip: IpAddr::V6(ip),
-                port: None,
-            });
-        }
-        Err(ErrorKind::BadBindAddress(s.to_owned()))
+        let bad = || ErrorKind::BadBindAddress(s.to_owned());
+        let hp = split_host_port(s).ok_or_else(bad)?;
+        refuse_zone(s, hp.host)?;
+        let port = match hp.port {
+            Some(p) => Some(parse_port(s, p)?.ok_or_else(bad)?),
+            None => None,
+        };
+        let ip = host_ip(&hp).ok_or_else(bad)?;
+        Ok(BindAddr { ip, port })
     }
 }
 
@@ -248,6 +341,49 @@ impl fmt::Display for BindAddr {
             (IpAddr::V6(ip), None) => write!(f, "[{ip}]"),
             (IpAddr::V4(ip), None) => write!(f, "{ip}"),
         }
+    }
+}
+
+/// How a `shutdown` step shuts its connection down (`how` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownHow {
+    /// `"send"`: SD_SEND.
+    Send,
+    /// `"receive"`: SD_RECEIVE.
+    Receive,
+    /// `"both"`: SD_BOTH.
+    Both,
+}
+
+impl FromStr for ShutdownHow {
+    type Err = ErrorKind;
+    fn from_str(s: &str) -> Result<Self, ErrorKind> {
+        match s {
+            "send" => Ok(ShutdownHow::Send),
+            "receive" => Ok(ShutdownHow::Receive),
+            "both" => Ok(ShutdownHow::Both),
+            _ => Err(ErrorKind::BadHow(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for ShutdownHow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShutdownHow::Send => "send",
+            ShutdownHow::Receive => "receive",
+            ShutdownHow::Both => "both",
+        })
+    }
+}
+
+/// Checks a name (of a host, provider, fabric, registration value or connection id): a
+/// control character (NUL, tab, newline, any [`char::is_control`]) is refused, since it would
+/// break the report's columns and lines.
+pub fn check_name(s: &str) -> Result<(), ErrorKind> {
+    match s.chars().enumerate().find(|(_, c)| c.is_control()) {
+        Some((at, ch)) => Err(ErrorKind::ControlCharacter { ch, at }),
+        None => Ok(()),
     }
 }
 
@@ -303,7 +439,7 @@ pub fn parse_base(s: &str) -> Result<u64, ErrorKind> {
 }
 
 /// At most 40 characters of `s`, for error messages about long values.
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() <= 40 {
         s.to_owned()
     } else {
