@@ -1,4 +1,4 @@
-//! The command line: `run`, `explain` and `check`, and the exit codes of `scenario.md` §3.
+//! The command line: `run`, `explain` and `check`, and the exit codes of `docs/scenario.md`.
 //!
 //! | exit | meaning |
 //! |---|---|
@@ -35,7 +35,7 @@ use crate::scenario::{self, Op, Ops, Scenario, SocketKind};
 pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The text `--help` shows after the commands (it names [`MAX_SCENARIO_BYTES`]).
-const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, a bad argument, or a step the runner does not support yet).";
+const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, a bad argument, or a step the runner does not support yet).\n\nThe scenario format and the report fields are described in docs/scenario.md in the wsd-switch repository; the behaviour rules in docs/rules.md.";
 
 /// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
 #[derive(Debug, Parser)]
@@ -99,7 +99,7 @@ pub enum Command {
 pub enum Format {
     /// Human-readable text.
     Text,
-    /// The JSON report of `scenario.md` §2.
+    /// The JSON report of `docs/scenario.md`.
     Json,
     /// A Mermaid sequence diagram.
     Mermaid,
@@ -501,6 +501,8 @@ mod tests {
         assert_eq!(MAX_SCENARIO_BYTES, 4 << 20);
         assert!(AFTER_HELP.contains(&format!("{MAX_SCENARIO_BYTES} bytes")));
         assert!(AFTER_HELP.contains(&format!("at most {} MiB", MAX_SCENARIO_BYTES >> 20)));
+        // The help points at the repository's own docs.
+        assert!(AFTER_HELP.contains("docs/scenario.md"));
         let e = ReadErrorKind::TooLarge {
             size: None,
             limit: MAX_SCENARIO_BYTES,

@@ -9,7 +9,7 @@
 //!
 //! - [`scenario`]: the typed scenario model and its parser/validator (every error with key
 //!   and line).
-//! - [`report`]: the JSON report's types (the fixed field names of `scenario.md` §2).
+//! - [`report`]: the JSON report's types (the fixed field names of `docs/scenario.md`).
 //! - [`run`]: the runner: one switch-core `Switch` per host over mock-provider's catalog and
 //!   loader, the steps in order, and the report.
 //! - [`render`]: the report as JSON, text or a Mermaid sequence diagram.

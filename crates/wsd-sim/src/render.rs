@@ -1,4 +1,4 @@
-//! The report's three formats: JSON (`scenario.md` §2), readable text, and a Mermaid
+//! The report's three formats: JSON (`docs/scenario.md`), readable text, and a Mermaid
 //! sequence diagram of the trace. All three are deterministic: they show only what the
 //! report holds, in its order.
 

@@ -1,4 +1,4 @@
-//! The report `wsd-sim run --format json` prints (`scenario.md` §2).
+//! The report `wsd-sim run --format json` prints (`docs/scenario.md`).
 //!
 //! Every field named in the spec keeps exactly its name (they are *fixed*: scripts rely on
 //! them); fields added here are marked "(ours)". Arrays are flat and every element carries

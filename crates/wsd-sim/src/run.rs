@@ -284,7 +284,7 @@ impl<'s> Simulation<'s> {
                         code: r.code(),
                         detail: cause_text(&r.cause),
                     }),
-                    // Only the version the switch accepted (scenario.md §2: "2.2" or null);
+                    // Only the version the switch accepted (docs/scenario.md: "2.2" or null);
                     // what the provider answered is in `answered_version`.
                     version: p
                         .version
