@@ -47,7 +47,10 @@ fn nothing_refers_to_a_folder_outside_the_repository() {
 #[test]
 fn relative_links_in_the_readme_and_docs_resolve() {
     let mut docs = vec![PathBuf::from(ROOT).join("README.md")];
-    for e in fs::read_dir(Path::new(ROOT).join("docs")).unwrap().flatten() {
+    for e in fs::read_dir(Path::new(ROOT).join("docs"))
+        .unwrap()
+        .flatten()
+    {
         docs.push(e.path());
     }
     let mut checked = 0;
