@@ -307,6 +307,20 @@ mod tests {
         }
     }
 
+    /// Drives `machine` on a fresh counting provider; answers the result, the provider and the
+    /// journal.
+    fn drive(machine: &mut dyn ProviderMachine) -> (Result<usize, Overrun>, Counting, Journal) {
+        let env = env();
+        let mut journal = Journal::default();
+        let mut provider = Counting::default();
+        let result = Executor {
+            env: &env,
+            journal: &mut journal,
+        }
+        .drive(CALLEE, &mut provider, machine);
+        (result, provider, journal)
+    }
+
     const CALLEE: Callee<'static> = Callee {
         id: ProviderId(0),
         name: "p",
@@ -314,16 +328,8 @@ mod tests {
 
     #[test]
     fn init_6_a_machine_that_never_finishes_is_stopped_at_its_budget() {
-        let env = env();
-        let mut journal = Journal::default();
-        let mut exec = Executor {
-            env: &env,
-            journal: &mut journal,
-        };
-        let mut provider = Counting::default();
-        let err = exec
-            .drive(CALLEE, &mut provider, &mut Endless { refuse: false })
-            .unwrap_err();
+        let (result, provider, journal) = drive(&mut Endless { refuse: false });
+        let err = result.unwrap_err();
         assert_eq!(
             err,
             Overrun {
@@ -337,31 +343,17 @@ mod tests {
 
     #[test]
     fn init_6_a_machine_that_refuses_an_answer_it_asked_for_is_stopped() {
-        let env = env();
-        let mut journal = Journal::default();
-        let mut exec = Executor {
-            env: &env,
-            journal: &mut journal,
-        };
-        let mut provider = Counting::default();
-        let err = exec
-            .drive(CALLEE, &mut provider, &mut Endless { refuse: true })
-            .unwrap_err();
+        let (result, provider, _) = drive(&mut Endless { refuse: true });
+        let err = result.unwrap_err();
         assert_eq!(err.calls, 1);
         assert_eq!(provider.cleanups, 1);
     }
 
     #[test]
     fn init_2_a_finishing_machine_answers_its_call_count_and_traces_each_call() {
-        let env = env();
-        let mut journal = Journal::default();
-        let mut exec = Executor {
-            env: &env,
-            journal: &mut journal,
-        };
-        let mut provider = Counting::default();
         let mut t = crate::teardown::Teardown::new("p", Some(ProviderSocket(1)), true);
-        assert_eq!(exec.drive(CALLEE, &mut provider, &mut t), Ok(2));
+        let (result, provider, journal) = drive(&mut t);
+        assert_eq!(result, Ok(2));
         let calls: Vec<Call> = journal.trace.iter().map(|e| e.call).collect();
         assert_eq!(calls, [Call::CloseSocket, Call::Cleanup]);
         assert_eq!(provider.cleanups, 1);

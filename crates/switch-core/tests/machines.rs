@@ -51,6 +51,15 @@ fn fault(needed: usize) -> AddressAnswer {
     })
 }
 
+/// A machine that started with version 2.2 and opened its query socket `S`.
+fn with_socket() -> InitMachine {
+    let mut m = InitMachine::new("p", W);
+    m.advance(Answer::Started(Ok(data(WinsockVersion::V2_2))))
+        .unwrap();
+    m.advance(Answer::Socket(Ok(S))).unwrap();
+    m
+}
+
 /// Answers every extension query of `m` with success, counting the calls.
 fn answer_extensions(m: &mut InitMachine) -> usize {
     let mut n = 0;
@@ -109,10 +118,7 @@ fn init_2a_a_failed_cleanup_is_still_one_cleanup_and_is_reported() {
 
 #[test]
 fn init_4_missing_mandatory_extension_closes_the_socket_then_cleans_up() {
-    let mut m = InitMachine::new("p", W);
-    m.advance(Answer::Started(Ok(data(WinsockVersion::V2_2))))
-        .unwrap();
-    m.advance(Answer::Socket(Ok(S))).unwrap();
+    let mut m = with_socket();
     m.advance(Answer::Addresses(list(&["10.0.0.1"], 0x1000)))
         .unwrap();
     m.advance(Answer::Extension(Ok(ExtensionHandle(1))))
@@ -140,10 +146,7 @@ fn init_4_missing_mandatory_extension_closes_the_socket_then_cleans_up() {
 
 #[test]
 fn init_6_a_panic_while_cleaning_up_ends_the_machine_and_keeps_the_message() {
-    let mut m = InitMachine::new("p", W);
-    m.advance(Answer::Started(Ok(data(WinsockVersion::V2_2))))
-        .unwrap();
-    m.advance(Answer::Socket(Ok(S))).unwrap();
+    let mut m = with_socket();
     m.advance(Answer::Panicked("in the query".into())).unwrap();
     assert_eq!(m.next_call(), Some(NextCall::CloseSocket(S)));
     m.advance(Answer::Panicked("in close".into())).unwrap();
@@ -226,10 +229,7 @@ fn init_2_the_call_budget_is_the_longest_legitimate_sequence() {
 
 #[test]
 fn init_3_a_successful_initialization_hands_over_socket_handles_and_addresses() {
-    let mut m = InitMachine::new("p", W);
-    m.advance(Answer::Started(Ok(data(WinsockVersion::V2_2))))
-        .unwrap();
-    m.advance(Answer::Socket(Ok(S))).unwrap();
+    let mut m = with_socket();
     assert_eq!(
         m.next_call(),
         Some(NextCall::QueryAddresses {
@@ -493,10 +493,7 @@ fn close_2_teardown_reports_a_failed_cleanup_and_panics_with_their_messages() {
 
 #[test]
 fn init_6_an_abandoned_machine_is_rejected_and_still_tears_down() {
-    let mut m = InitMachine::new("p", W);
-    m.advance(Answer::Started(Ok(data(WinsockVersion::V2_2))))
-        .unwrap();
-    m.advance(Answer::Socket(Ok(S))).unwrap();
+    let mut m = with_socket();
     m.abandon(switch_core::Overrun {
         calls: INIT_CALL_BUDGET,
         pending: Call::AddressListQuery,
