@@ -142,8 +142,15 @@ pub struct MockConfig {
     pub panic_at: Option<Call>,
     /// `WSPCleanup`'s result.
     pub cleanup: Result<(), WsaError>,
-    /// Forced connect results per remote address.
+    /// Forced connect results per remote address: the error `WSPConnect` answers at once, or,
+    /// with [`connect_pending`](Self::connect_pending), the error `FD_CONNECT` reports.
     pub connect_errors: BTreeMap<IpAddr, WsaError>,
+    /// `WSPConnect` answers `WSAEWOULDBLOCK` and the result comes with the event: the next
+    /// `WSPEnumNetworkEvents` on the socket reports `FD_CONNECT` with the error of
+    /// [`connect_errors`](Self::connect_errors), or success.
+    pub connect_pending: bool,
+    /// `WSPSetSockOpt`'s result (`Ok` by default).
+    pub set_option: Result<(), WsaError>,
     /// The SAN fabric it is attached to.
     pub fabric: String,
 }
@@ -173,6 +180,8 @@ impl MockConfig {
             panic_at: None,
             cleanup: Ok(()),
             connect_errors: BTreeMap::new(),
+            connect_pending: false,
+            set_option: Ok(()),
             fabric: "san0".to_owned(),
         }
     }

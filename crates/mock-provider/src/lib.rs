@@ -35,7 +35,9 @@
 pub mod catalog;
 pub mod config;
 pub mod provider;
+pub mod tcp;
 
 pub use catalog::{MockCatalog, MockLoader};
 pub use config::{AddressFault, MockConfig, RawAddressList, guid_for_name};
 pub use provider::{CallDetail, CallLog, LoggedCall, MockProvider, SharedConfig};
+pub use tcp::{MockTcp, TcpCall};

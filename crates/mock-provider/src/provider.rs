@@ -1,7 +1,7 @@
 //! The mock SAN provider: a [`SanProvider`] that does what its [`MockConfig`] says and logs
 //! every call it receives.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
@@ -132,6 +132,8 @@ pub struct MockProvider {
     next_socket: u64,
     sockets: Vec<(ProviderSocket, SwitchSocket)>,
     address_queries: u32,
+    /// Sockets with a connect under way, and where to.
+    pending: Vec<(ProviderSocket, IpAddr)>,
 }
 
 impl std::fmt::Debug for MockProvider {
@@ -160,6 +162,7 @@ impl MockProvider {
             next_socket: 0,
             sockets: Vec::new(),
             address_queries: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -364,12 +367,31 @@ impl SanProvider for MockProvider {
         Ok(())
     }
 
-    fn connect(&mut self, _socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError> {
+    fn connect(&mut self, socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError> {
         self.enter(Call::Connect, CallDetail::Address(address));
-        match self.cfg().connect_errors.get(&address.ip()) {
-            Some(e) => Err(*e),
-            None => Err(WsaError::WSAEWOULDBLOCK),
+        let (pending, error) = {
+            let c = self.cfg();
+            (
+                c.connect_pending,
+                c.connect_errors.get(&address.ip()).copied(),
+            )
+        };
+        if pending {
+            self.pending.push((socket, address.ip()));
+            return Err(WsaError::WSAEWOULDBLOCK);
         }
+        error.map_or(Ok(()), Err)
+    }
+
+    fn set_sock_opt(
+        &mut self,
+        socket: ProviderSocket,
+        _level: i32,
+        _name: i32,
+        _value: &[u8],
+    ) -> Result<(), WsaError> {
+        self.enter(Call::SetSockOpt, CallDetail::Socket2(socket));
+        self.cfg().set_option
     }
 
     fn accept(
@@ -404,7 +426,13 @@ impl SanProvider for MockProvider {
         _event: Option<EventHandle>,
     ) -> Result<WsaNetworkEvents, WsaError> {
         self.enter(Call::EnumNetworkEvents, CallDetail::Socket2(socket));
-        Ok(WsaNetworkEvents::default())
+        let mut events = WsaNetworkEvents::default();
+        if let Some(i) = self.pending.iter().position(|(s, _)| *s == socket) {
+            let (_, ip) = self.pending.remove(i);
+            let error = self.cfg().connect_errors.get(&ip).copied();
+            events.set(NetworkEvents::CONNECT, error);
+        }
+        Ok(events)
     }
 
     fn ioctl(
@@ -450,6 +478,7 @@ impl SanProvider for MockProvider {
 
     fn close_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
         self.enter(Call::CloseSocket, CallDetail::Socket2(socket));
+        self.pending.retain(|(s, _)| *s != socket);
         let i = self
             .sockets
             .iter()

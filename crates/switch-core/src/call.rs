@@ -5,21 +5,68 @@
 //! This module sits below every machine (initialization, address re-query, teardown) and below
 //! the call executor, so none of them depends on another to speak about calls.
 
-use spi_types::{SanExtension, WsaError, WspData};
+use std::net::SocketAddr;
 
-use crate::provider::{ExtensionHandle, IoctlFailure, ProviderSocket};
+use spi_types::{AddressFamily, NetworkEvents, SanExtension, WsaError, WsaNetworkEvents, WspData};
+
+use crate::provider::{EventHandle, ExtensionHandle, IoctlFailure, ProviderSocket};
 use crate::report::ExtensionFailure;
 use crate::trace::{Call, CallArgs, CallResult};
 
 /// The provider call a machine asks for next. The executor makes it and hands the machine the
 /// [`Answer`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextCall {
     /// `WSPStartupEx` with version 2.2, the TCP/IP provider's record and the switch's
     /// up-call table.
     StartupEx,
-    /// `WSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSA_FLAG_OVERLAPPED)`: the query socket.
-    Socket,
+    /// `WSPSocket(family, SOCK_STREAM, IPPROTO_TCP, WSA_FLAG_OVERLAPPED)`: the query socket
+    /// (`AF_INET`), or a companion or listening socket.
+    Socket {
+        /// The address family.
+        family: AddressFamily,
+    },
+    /// `WSPBind` of the socket to a fully qualified address or the wildcard.
+    Bind {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The address.
+        address: SocketAddr,
+    },
+    /// `WSPSetSockOpt`: one stored application option replayed on a companion socket.
+    SetSockOpt {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The option's level.
+        level: i32,
+        /// The option's name.
+        name: i32,
+        /// Its value.
+        value: Vec<u8>,
+    },
+    /// `WSPEventSelect` of `events` on the socket, signalled through `event`.
+    EventSelect {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The event the provider signals.
+        event: EventHandle,
+        /// What it signals.
+        events: NetworkEvents,
+    },
+    /// `WSPConnect` of the socket to `address` (non-blocking: it was event-selected).
+    Connect {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The destination.
+        address: SocketAddr,
+    },
+    /// `WSPEnumNetworkEvents` on the socket, resetting `event`.
+    EnumNetworkEvents {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The event to reset.
+        event: EventHandle,
+    },
     /// `WSPIoctl(SIO_ADDRESS_LIST_QUERY)` on the socket, with an output buffer of this many
     /// bytes.
     QueryAddresses {
@@ -43,12 +90,17 @@ pub enum NextCall {
 
 impl NextCall {
     /// The entry point this is a call of, as the trace names it.
-    pub fn call(self) -> Call {
+    pub fn call(&self) -> Call {
         match self {
             NextCall::StartupEx => Call::StartupEx,
-            NextCall::Socket => Call::Socket,
+            NextCall::Socket { .. } => Call::Socket,
+            NextCall::Bind { .. } => Call::Bind,
+            NextCall::SetSockOpt { .. } => Call::SetSockOpt,
+            NextCall::EventSelect { .. } => Call::EventSelect,
+            NextCall::Connect { .. } => Call::Connect,
+            NextCall::EnumNetworkEvents { .. } => Call::EnumNetworkEvents,
             NextCall::QueryAddresses { .. } => Call::AddressListQuery,
-            NextCall::GetExtension { extension, .. } => Call::GetExtension(extension),
+            NextCall::GetExtension { extension, .. } => Call::GetExtension(*extension),
             NextCall::CloseSocket(_) => Call::CloseSocket,
             NextCall::Cleanup => Call::Cleanup,
         }
@@ -83,6 +135,11 @@ pub enum Answer {
     Addresses(AddressAnswer),
     /// `SIO_GET_EXTENSION_FUNCTION_POINTER`'s answer.
     Extension(Result<ExtensionHandle, ExtensionFailure>),
+    /// The answer of a call that returns nothing else: `WSPBind`, `WSPSetSockOpt`,
+    /// `WSPEventSelect`, `WSPConnect` (`WSAEWOULDBLOCK`: it completes later, signalled).
+    Done(Result<(), WsaError>),
+    /// `WSPEnumNetworkEvents`'s answer.
+    Events(Result<WsaNetworkEvents, WsaError>),
     /// `WSPCloseSocket`'s answer.
     Closed(Result<(), WsaError>),
     /// `WSPCleanup`'s answer.
@@ -103,24 +160,28 @@ impl Answer {
             Answer::Addresses(AddressAnswer::Failed(f)) => Some(&f.error),
             Answer::Extension(Err(ExtensionFailure::Error(e))) => Some(e),
             Answer::Extension(_) => None,
-            Answer::Closed(r) | Answer::CleanedUp(r) => r.as_ref().err(),
+            Answer::Closed(r) | Answer::CleanedUp(r) | Answer::Done(r) => r.as_ref().err(),
+            Answer::Events(r) => r.as_ref().err(),
         };
         error.map_or(CallResult::Ok, |e| CallResult::Error(*e))
     }
 }
 
 /// The arguments the trace records for `call` answered by `answer`: the version and record
-/// passed to `WSPStartupEx`, the buffer offered to an address query and the size asked for on
-/// `WSAEFAULT`; nothing for the others.
+/// passed to `WSPStartupEx`, the address of a bind or connect, the buffer offered to an address
+/// query and the size asked for on `WSAEFAULT`; nothing for the others.
 pub(crate) fn traced_args(
-    call: NextCall,
+    call: &NextCall,
     answer: &Answer,
     startup: impl FnOnce() -> CallArgs,
 ) -> CallArgs {
     match (call, answer) {
         (NextCall::StartupEx, _) => startup(),
+        (NextCall::Bind { address, .. } | NextCall::Connect { address, .. }, _) => {
+            CallArgs::Address(*address)
+        }
         (NextCall::QueryAddresses { buffer_len, .. }, a) => CallArgs::AddressQuery {
-            buffer_len,
+            buffer_len: *buffer_len,
             needed: match a {
                 Answer::Addresses(AddressAnswer::Failed(f)) if f.error == WsaError::WSAEFAULT => {
                     Some(f.bytes_returned)
@@ -149,6 +210,7 @@ pub trait ProviderMachine {
     /// takes no answer and does not change.
     fn advance(&mut self, answer: Answer) -> Result<(), Finished>;
 
-    /// The largest number of calls the machine can legitimately ask for, start to finish.
+    /// The largest number of calls the machine can still legitimately ask for, from where it
+    /// stands to its end (a machine that waits for an event between calls counts down).
     fn call_budget(&self) -> usize;
 }

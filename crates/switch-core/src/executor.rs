@@ -11,9 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use spi_types::address_list::PointerWidth;
-use spi_types::{
-    AddressFamily, IoctlCode, Protocol, ProtocolInfo, SocketFlags, SocketType, WinsockVersion,
-};
+use spi_types::{IoctlCode, Protocol, ProtocolInfo, SocketFlags, SocketType, WinsockVersion};
 
 use crate::call::{AddressAnswer, Answer, NextCall, ProviderMachine, traced_args};
 use crate::id::ProviderId;
@@ -80,14 +78,14 @@ impl Executor<'_> {
         provider: &mut dyn SanProvider,
         call: NextCall,
     ) -> Answer {
-        let answer = self.perform(provider, call);
+        let answer = self.perform(provider, &call);
         let tcpip_guid = self.env.tcpip.provider_id;
         let ev = TraceEvent {
             provider: callee.id,
             provider_name: callee.name.to_owned(),
             call: call.call(),
             result: answer.result(),
-            args: traced_args(call, &answer, || CallArgs::Startup {
+            args: traced_args(&call, &answer, || CallArgs::Startup {
                 version: REQUIRED_VERSION,
                 protocol_info: tcpip_guid,
             }),
@@ -115,33 +113,49 @@ impl Executor<'_> {
                     pending: next.call(),
                 });
             }
+            let pending = next.call();
             let answer = self.call(callee, provider, next);
             calls += 1;
             if machine.advance(answer).is_err() {
                 // It asked for a call, then refused the answer: it can only ask again.
-                return Err(Overrun {
-                    calls,
-                    pending: next.call(),
-                });
+                return Err(Overrun { calls, pending });
             }
         }
         Ok(calls)
     }
 
-    fn perform(&self, provider: &mut dyn SanProvider, call: NextCall) -> Answer {
+    fn perform(&self, provider: &mut dyn SanProvider, call: &NextCall) -> Answer {
         let env = self.env;
-        let answer = guarded(|| match call {
+        let answer = guarded(|| match *call {
             NextCall::StartupEx => Answer::Started(
                 provider
                     .startup_ex(REQUIRED_VERSION, &env.tcpip, env.upcalls.clone())
                     .map(|a| a.data),
             ),
-            NextCall::Socket => Answer::Socket(provider.socket(
-                AddressFamily::INET,
+            NextCall::Socket { family } => Answer::Socket(provider.socket(
+                family,
                 SocketType::STREAM,
                 Protocol::TCP,
                 SocketFlags::OVERLAPPED,
             )),
+            NextCall::Bind { socket, address } => Answer::Done(provider.bind(socket, address)),
+            NextCall::SetSockOpt {
+                socket,
+                level,
+                name,
+                ref value,
+            } => Answer::Done(provider.set_sock_opt(socket, level, name, value)),
+            NextCall::EventSelect {
+                socket,
+                event,
+                events,
+            } => Answer::Done(provider.event_select(socket, event, events)),
+            NextCall::Connect { socket, address } => {
+                Answer::Done(provider.connect(socket, address))
+            }
+            NextCall::EnumNetworkEvents { socket, event } => {
+                Answer::Events(provider.enum_network_events(socket, Some(event)))
+            }
             NextCall::QueryAddresses { socket, buffer_len } => {
                 let mut buffer = vec![0u8; buffer_len];
                 // The buffer's address is what the provider's pointers are relative to; moving
@@ -196,7 +210,9 @@ impl Executor<'_> {
 mod tests {
     use std::net::SocketAddr;
 
-    use spi_types::{ConditionResult, NetworkEvents, WsaError, WsaNetworkEvents, WspData};
+    use spi_types::{
+        AddressFamily, ConditionResult, NetworkEvents, WsaError, WsaNetworkEvents, WspData,
+    };
 
     use super::*;
     use crate::call::Finished;

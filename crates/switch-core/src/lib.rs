@@ -100,6 +100,7 @@
 pub mod address;
 pub mod call;
 pub mod catalog;
+pub mod connection;
 mod executor;
 pub mod id;
 mod journal;

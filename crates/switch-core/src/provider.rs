@@ -301,3 +301,45 @@ pub trait ProviderLoader {
         entry: &crate::catalog::CatalogEntry,
     ) -> Result<Box<dyn SanProvider>, WsaError>;
 }
+
+/// The TCP/IP provider's handle of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TcpSocket(pub u64);
+
+/// The TCP/IP provider: the base provider, always present, that owns every application socket
+/// from its creation (CONN-1) and carries every connection no SAN provider takes. A platform
+/// shim implements it over the system's own TCP/IP; tests and the simulator with the
+/// `mock-provider` crate.
+///
+/// Errors are the WSA errors the system's provider would answer.
+pub trait TcpProvider: Send {
+    /// Creates a socket of `kind`'s type in `family`.
+    fn socket(
+        &mut self,
+        family: AddressFamily,
+        kind: crate::routing::SocketKind,
+    ) -> Result<TcpSocket, WsaError>;
+
+    /// Binds the socket; answers the address it is bound to (a port of 0 is chosen here).
+    fn bind(&mut self, socket: TcpSocket, address: SocketAddr) -> Result<SocketAddr, WsaError>;
+
+    /// Sets an option (`setsockopt`).
+    fn set_option(
+        &mut self,
+        socket: TcpSocket,
+        level: i32,
+        name: i32,
+        value: &[u8],
+    ) -> Result<(), WsaError>;
+
+    /// Connects the socket to `address`; binds it first if it is not bound. Answers the local
+    /// address, or `WSAEWOULDBLOCK` when the connect goes on in the background (the platform
+    /// completes it; the switch is done with it).
+    fn connect(&mut self, socket: TcpSocket, address: SocketAddr) -> Result<SocketAddr, WsaError>;
+
+    /// Listens on the bound socket.
+    fn listen(&mut self, socket: TcpSocket, backlog: i32) -> Result<(), WsaError>;
+
+    /// Closes the socket.
+    fn close(&mut self, socket: TcpSocket) -> Result<(), WsaError>;
+}

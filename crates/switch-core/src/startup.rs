@@ -38,7 +38,7 @@
 use std::net::IpAddr;
 
 use spi_types::address_list::PointerWidth;
-use spi_types::{SanExtension, WsaError, WspData};
+use spi_types::{AddressFamily, SanExtension, WsaError, WspData};
 
 pub use crate::address::{
     AddressProgress, AddressQuery, INITIAL_ADDRESS_BUFFER, MAX_ADDRESS_BUFFER,
@@ -321,7 +321,9 @@ impl ProviderMachine for InitMachine {
     fn next_call(&self) -> Option<NextCall> {
         match &self.phase {
             Phase::Start => Some(NextCall::StartupEx),
-            Phase::Started => Some(NextCall::Socket),
+            Phase::Started => Some(NextCall::Socket {
+                family: AddressFamily::INET,
+            }),
             Phase::Querying { socket, query } => Some(NextCall::QueryAddresses {
                 socket: *socket,
                 buffer_len: query.buffer_len(),

@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use spi_types::address_list::PointerWidth;
-use spi_types::{Guid, ProtocolInfo, SanExtension};
+use spi_types::{AddressFamily, Guid, ProtocolInfo, SanExtension};
 
 use crate::catalog::{Catalog, read_catalog};
+use crate::connection::{
+    ConnectEnv, ConnectStatus, Connections, SocketError, SocketId, StoredOption, SwitchEvent, Via,
+};
 use crate::executor::{CallEnv, Executor};
 use crate::id::ProviderId;
 use crate::journal::Journal;
-use crate::provider::{ExtensionHandle, ProviderLoader};
+use crate::provider::{EventHandle, ExtensionHandle, ProviderLoader, TcpProvider};
 use crate::providers::Providers;
 pub use crate::providers::SwitchError;
 use crate::report::{Diagnostic, RouteReport, SwitchReport};
@@ -71,6 +74,7 @@ pub struct Switch {
     env: CallEnv,
     interfaces: Vec<IpNet>,
     providers: Providers,
+    connections: Connections,
     routes: Arc<SharedRoutes>,
     journal: Journal,
     catalog_generation: Option<u64>,
@@ -99,6 +103,7 @@ impl Switch {
             upcalls,
             interfaces: Vec::new(),
             providers: Providers::default(),
+            connections: Connections::default(),
             routes: Arc::new(SharedRoutes::default()),
             journal: Journal::default(),
             catalog_generation: None,
@@ -166,19 +171,134 @@ impl Switch {
         self.report()
     }
 
-    /// Records a new SAN connection on `provider` (it must be ready).
-    pub fn connection_opened(&mut self, provider: ProviderId) -> Result<(), SwitchError> {
-        self.providers.connection_opened(provider)
+    /// Creates an application socket of `kind` in `family` on the TCP/IP provider (CONN-1).
+    pub fn socket(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        family: AddressFamily,
+        kind: SocketKind,
+    ) -> Result<SocketId, SocketError> {
+        if self.closed {
+            return Err(SocketError::ShutDown);
+        }
+        self.connections.socket(tcp, family, kind)
     }
 
-    /// Records that a SAN connection on `provider` closed; a retiring provider whose last
-    /// connection this was is cleaned up now (HOT-3).
-    pub fn connection_closed(&mut self, provider: ProviderId) -> Result<(), SwitchError> {
+    /// Binds an application socket on the TCP/IP provider (CONN-1); answers the address bound.
+    pub fn bind(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        address: SocketAddr,
+    ) -> Result<SocketAddr, SocketError> {
+        self.connections.bind(tcp, socket, address)
+    }
+
+    /// Sets an option on the TCP/IP socket and stores it; a later SAN companion socket gets
+    /// the options its provider takes (CONN-1, CONN-2).
+    pub fn set_option(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        option: StoredOption,
+    ) -> Result<(), SocketError> {
+        self.connections.set_option(tcp, socket, option)
+    }
+
+    /// The application's connect (ROUTE-1, ROUTE-2, CONN-2 to CONN-5): through the SAN
+    /// provider the table names, falling back to TCP/IP as CONN-4 says, or through TCP/IP.
+    /// A SAN connect that does not finish at once is [`ConnectStatus::Pending`]; its result
+    /// comes out of [`poll`](Self::poll).
+    pub fn connect(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        dest: SocketAddr,
+    ) -> Result<ConnectStatus, SocketError> {
+        let kind = self.connections.kind(socket)?;
+        let decision = if self.closed {
+            self.routes
+                .load()
+                .decide_connect(dest.ip(), kind, |_| false)
+        } else {
+            self.decide_connect(dest, kind)
+        };
         let mut exec = Executor {
             env: &self.env,
             journal: &mut self.journal,
         };
-        self.providers.connection_closed(provider, &mut exec)
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        self.connections.connect(env, socket, dest, decision)
+    }
+
+    /// Cancels a pending connect (CONN-6): the companion socket is closed; the socket stays
+    /// open and unconnected.
+    pub fn cancel_connect(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+    ) -> Result<(), SocketError> {
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        self.connections.cancel(env, socket)
+    }
+
+    /// Closes an application socket: its TCP/IP socket and its SAN socket. The last
+    /// connection of a retiring provider takes the provider down (HOT-3).
+    pub fn close(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+    ) -> Result<(), SocketError> {
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        // A retiring provider whose last connection this was is taken down; it had no route
+        // already, so the table stays as it is.
+        self.connections.close(env, socket).map(|_| ())
+    }
+
+    /// The platform reports that `event` (one the switch asked it to watch) is signalled.
+    pub fn handle_event(&mut self, tcp: &mut dyn TcpProvider, event: EventHandle) {
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        self.connections.handle_event(env, event);
+    }
+
+    /// The next thing the switch tells the platform: events to watch or release, connects
+    /// that finished.
+    pub fn poll(&mut self) -> Option<SwitchEvent> {
+        self.connections.poll()
+    }
+
+    /// Where a connected socket's connection goes: the provider carrying it, the remote and
+    /// the local address.
+    pub fn connection(&self, socket: SocketId) -> Option<(Via, SocketAddr, Option<SocketAddr>)> {
+        self.connections.connection(socket)
     }
 
     /// Cleans up every started provider that is not cleaned up yet (CLOSE-2): closes its query

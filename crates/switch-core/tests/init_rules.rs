@@ -5,12 +5,13 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use mock_provider::{
-    AddressFault, CallDetail, MockCatalog, MockConfig, MockLoader, RawAddressList,
+    AddressFault, CallDetail, MockCatalog, MockConfig, MockLoader, MockTcp, RawAddressList,
 };
 use spi_types::{
     AddressFamily, Protocol, SanExtension, SocketFlags, SocketType, TCPIP_PROVIDER_GUID,
     WinsockVersion, WsaError,
 };
+use switch_core::connection::{ConnectStatus, SocketError, SocketId, Via};
 use switch_core::report::{Diagnostic, ProviderState, RejectCause, SwitchReport};
 use switch_core::routing::{RouteTarget, SocketKind};
 use switch_core::trace::{Call, CallArgs, CallResult};
@@ -29,6 +30,26 @@ struct Host {
     catalog: MockCatalog,
     loader: MockLoader,
     report: SwitchReport,
+    tcp: MockTcp,
+}
+
+impl Host {
+    /// A connection from an application socket to `dest`; answers the socket and where the
+    /// connection went.
+    fn connect(&mut self, dest: &str) -> (SocketId, Result<Via, WsaError>) {
+        let s = self
+            .switch
+            .socket(&mut self.tcp, AddressFamily::INET, SocketKind::Stream)
+            .unwrap();
+        match self
+            .switch
+            .connect(&mut self.tcp, s, dest.parse().unwrap())
+            .unwrap()
+        {
+            ConnectStatus::Done(r) => (s, r.result),
+            ConnectStatus::Pending => panic!("the mock connects at once"),
+        }
+    }
 }
 
 fn host(configs: Vec<MockConfig>, interfaces: &[&str]) -> Host {
@@ -49,6 +70,7 @@ fn host(configs: Vec<MockConfig>, interfaces: &[&str]) -> Host {
         catalog,
         loader,
         report,
+        tcp: MockTcp::new(),
     }
 }
 
@@ -700,24 +722,34 @@ fn hot_3_a_removed_provider_without_connections_is_cleaned_up_at_once() {
 fn hot_3_a_removed_provider_keeps_its_connections_until_the_last_closes() {
     let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
     let id = h.report.provider("a").unwrap().id;
-    h.switch.connection_opened(id).unwrap();
-    h.switch.connection_opened(id).unwrap();
+    let (one, via) = h.connect("10.1.0.9:80");
+    assert_eq!(via, Ok(Via::San(id)));
+    let (two, via) = h.connect("10.1.0.10:80");
+    assert_eq!(via, Ok(Via::San(id)));
+    assert_eq!(h.switch.report().provider("a").unwrap().connections, 2);
     h.catalog.remove(h.report.provider("a").unwrap().guid);
     let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
     assert_eq!(state(&r, "a"), ProviderState::Retiring);
     assert!(r.routes.is_empty(), "it takes no new connections");
-    assert!(h.switch.connection_opened(id).is_err());
+    let (three, via) = h.connect("10.1.0.11:80");
+    assert_eq!(via, Ok(Via::Tcp), "a new connect goes to TCP");
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 0);
 
-    h.switch.connection_closed(id).unwrap();
+    h.switch.close(&mut h.tcp, one).unwrap();
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 0);
-    h.switch.connection_closed(id).unwrap();
+    assert_eq!(h.switch.report().provider("a").unwrap().connections, 1);
+    h.switch.close(&mut h.tcp, two).unwrap();
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 1);
     assert_eq!(state(&h.switch.report(), "a"), ProviderState::Retired);
-    // Closing more than was opened is an error, and cleanup stays at one.
-    assert!(h.switch.connection_closed(id).is_err());
+    // Closing a TCP connection or a socket twice touches no provider; cleanup stays at one.
+    h.switch.close(&mut h.tcp, three).unwrap();
+    assert_eq!(
+        h.switch.close(&mut h.tcp, two),
+        Err(SocketError::UnknownSocket(two))
+    );
     h.switch.shutdown();
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 1);
+    assert_eq!(h.tcp.open_sockets(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,7 +880,8 @@ fn close_2_shutdown_cleans_up_every_started_provider_once() {
 fn hot_3_a_retiring_provider_that_comes_back_serves_again() {
     let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
     let a = h.report.provider("a").unwrap().clone();
-    h.switch.connection_opened(a.id).unwrap();
+    let (conn, via) = h.connect("10.1.0.9:80");
+    assert_eq!(via, Ok(Via::San(a.id)));
     h.catalog.remove(a.guid);
     let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
     assert_eq!(state(&r, "a"), ProviderState::Retiring);
@@ -858,8 +891,9 @@ fn hot_3_a_retiring_provider_that_comes_back_serves_again() {
     assert_eq!(r.routes.len(), 1);
     assert_eq!(h.loader.log().count("a", Call::StartupEx), 1);
     assert_eq!(h.loader.log().count("a", Call::Cleanup), 0);
-    h.switch.connection_closed(a.id).unwrap();
+    h.switch.close(&mut h.tcp, conn).unwrap();
     assert_eq!(state(&h.switch.report(), "a"), ProviderState::Ready);
+    assert_eq!(h.switch.report().provider("a").unwrap().connections, 0);
 }
 
 #[test]
@@ -901,7 +935,8 @@ fn hot_1_a_rejected_provider_that_leaves_and_returns_is_initialized_afresh() {
 fn hot_3_a_provider_unregistered_while_carrying_connections_comes_back_without_a_restart() {
     let mut h = host(vec![good("a", "10.1.0.1")], &["10.1.0.0/16"]);
     let a = h.report.provider("a").unwrap().clone();
-    h.switch.connection_opened(a.id).unwrap();
+    let (_conn, via) = h.connect("10.1.0.9:80");
+    assert_eq!(via, Ok(Via::San(a.id)));
     // The registration goes, the catalog entry stays.
     h.catalog.remove(a.guid);
     h.catalog.install(&a.name, a.guid, true, false);

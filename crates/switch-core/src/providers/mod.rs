@@ -22,13 +22,16 @@ mod slot;
 
 use std::collections::{HashMap, HashSet};
 
+use std::net::IpAddr;
+
 use spi_types::{Guid, SanExtension};
 
 use crate::address::Requery;
+use crate::call::ProviderMachine;
 use crate::catalog::CatalogView;
-use crate::executor::{Callee, Executor, guarded};
+use crate::executor::{Callee, Executor, Overrun, guarded};
 use crate::id::ProviderId;
-use crate::provider::{ExtensionHandle, ProviderLoader};
+use crate::provider::{ExtensionHandle, ProviderLoader, ProviderSocket};
 use crate::report::{Diagnostic, ProviderReport, ProviderState, RejectCause, Rejection};
 use crate::routing::RouteInput;
 use crate::startup::InitMachine;
@@ -202,6 +205,53 @@ impl Providers {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Drives `machine` on the live provider `p`; `None` when `p` is not alive.
+    pub fn drive_on(
+        &mut self,
+        p: ProviderId,
+        machine: &mut dyn ProviderMachine,
+        exec: &mut Executor<'_>,
+    ) -> Option<Result<usize, Overrun>> {
+        let slot = self.slots.get_mut(p.0 as usize)?;
+        let callee = Callee {
+            id: slot.id,
+            name: slot.entry.name(),
+        };
+        let live = slot::live_of(&mut slot.state)?;
+        Some(exec.drive(callee, live.instance.as_mut(), machine))
+    }
+
+    /// Closes a connection's socket on provider `p` and counts the connection closed; a
+    /// retiring provider whose last connection this was is taken down (HOT-3).
+    pub fn close_socket(&mut self, p: ProviderId, socket: ProviderSocket, exec: &mut Executor<'_>) {
+        let Some(slot) = self.slots.get(p.0 as usize) else {
+            return;
+        };
+        let mut close = Teardown::new(slot.name(), Some(socket), false);
+        if self.drive_on(p, &mut close, exec).is_some() {
+            exec.journal.note_all(close.take_diagnostics());
+        }
+        let _ = self.connection_closed(p, exec);
+    }
+
+    /// The address of provider `p` to bind a companion socket to for a connect to `dest`: the
+    /// provider's address that shares the longest prefix with `dest`, in `dest`'s family.
+    pub fn local_address_for(&self, p: ProviderId, dest: IpAddr) -> Option<IpAddr> {
+        let live = self.slots.get(p.0 as usize)?.live()?;
+        live.addresses
+            .iter()
+            .filter(|a| a.is_ipv4() == dest.is_ipv4())
+            .max_by_key(|a| common_prefix(**a, dest))
+            .copied()
+    }
+
+    /// Whether provider `p`'s catalog entry promises QoS (`XP1_QOS_SUPPORTED`).
+    pub fn takes_qos(&self, p: ProviderId) -> bool {
+        self.slots
+            .get(p.0 as usize)
+            .is_some_and(|s| crate::connection::takes_qos(s.entry.info.service_flags1))
     }
 
     pub fn ready_ids(&self) -> Vec<ProviderId> {
@@ -398,5 +448,14 @@ impl Providers {
                 });
             }
         }
+    }
+}
+
+/// How many leading bits `a` and `b` share (0 across families).
+fn common_prefix(a: IpAddr, b: IpAddr) -> u32 {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)).leading_zeros(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) ^ u128::from(b)).leading_zeros(),
+        _ => 0,
     }
 }

@@ -216,6 +216,8 @@ impl<K: Key> Flat<K> {
             (K::ZERO, K::MAX)
         };
         let need = K::BITS - range.lz();
+        // The `min` never binds (mutating its bound is equivalent): it would take k = 0 with
+        // need = BITS, but k_min = 0 only for n <= 2, where k = k_max >= 2 and the window is 1.
         let shift_for = |k: u32| need.saturating_sub(k).min(K::BITS - 1);
         // The fewest buckets whose widest window fits the counting phase (at most COUNT
         // starts in one bucket), within the memory bounds of `bucket_bits`.
@@ -223,6 +225,8 @@ impl<K: Key> Flat<K> {
         let c = K::COUNT;
         let k = if c >= 2 && n > c + 1 {
             // Starts i and i + c share a bucket iff their offsets agree above the shift.
+            // The initial value only needs to be >= BITS - 1 (mutating it is equivalent): the
+            // loop runs at least once (n - c >= 2) and every term is at most BITS - 1.
             let mut max_shift = K::BITS - 1;
             for i in 1..n - c {
                 let a = starts[i].sat_sub(base).pred();
@@ -259,12 +263,16 @@ impl<K: Key> Flat<K> {
             window = window_at(k);
         }
         let shift = shift_for(k);
+        // `range >> shift < 2^k`: the `min_usize` bound never binds (only keeps `+ 1` from
+        // overflowing), so raising it to usize::MAX is an equivalent mutant.
         let buckets = range.shr(shift).min_usize(usize::MAX - 1) + 1;
         // Bucket b starts at key t_b = base + (b << shift) and points at the last interval
         // starting at or before t_b: fill runs of buckets interval by interval.
         let mut index: Vec<u32> = Vec::with_capacity(buckets);
         for (i, &s) in starts.iter().enumerate().skip(1) {
             // First bucket with t_b >= s (s > base for every interval after the first).
+            // `(s - base - 1) >> shift <= range >> shift = buckets - 1`, so neither clamp
+            // binds (mutating `buckets - 1` here is equivalent); they are defensive.
             let first = s.sat_sub(base).pred().shr(shift).min_usize(buckets - 1) + 1;
             index.resize(first.min(buckets).max(index.len()), (i - 1) as u32);
         }
@@ -677,7 +685,7 @@ mod tests {
                 window,
                 "m = {m}"
             );
-            let cluster = flat.starts[..n]
+            let cluster = flat.starts[1..n]
                 .iter()
                 .filter(|&&s| (s - 1) >> flat.shift == 0x0200_0fff >> flat.shift)
                 .count();

@@ -1,0 +1,585 @@
+//! Application sockets and their connects (CONN-1 to CONN-6, ROUTE-2).
+//!
+//! Every application socket is created, and bound if asked, on the TCP/IP provider first, and
+//! the options the application sets are stored (CONN-1). A connect the routing table sends to a
+//! SAN provider runs as a [`ConnectMachine`]; everything else, and every SAN attempt that falls
+//! back, connects through TCP/IP.
+//!
+//! ## Waiting, the sans-IO way (INIT-5)
+//!
+//! The switch never blocks, starts no thread and reads no clock. When an attempt answers
+//! `WSAEWOULDBLOCK` the switch has minted an [`EventHandle`] for its `WSPEventSelect`; it emits
+//! [`SwitchEvent::Watch`] so the platform's waiter watches that event, and the platform reports
+//! it back through `Switch::handle_event` when it is signalled. The outcome of a connect that
+//! did not finish at once comes out of `Switch::poll` as [`SwitchEvent::Connected`]; the
+//! waiter is released with [`SwitchEvent::Unwatch`].
+//!
+//! ## Decisions where the documentation is silent
+//!
+//! - **The local address.** The companion socket is bound to the TCP socket's IP and port
+//!   (CONN-2). When the application did not bind, or bound to a wildcard, the switch binds the
+//!   TCP socket to the SAN provider's own address in the matched subnet with port 0 first, and
+//!   uses the port TCP/IP chose.
+//! - **Forwarded options** are `SO_DEBUG` and, for a provider whose protocol record has
+//!   `XP1_QOS_SUPPORTED`, the QoS group options (`SO_GROUP_ID`, `SO_GROUP_PRIORITY`); the switch
+//!   keeps every other option to itself.
+//! - **A failure of `WSPEventSelect`** counts as a companion-socket failure (CONN-2): nothing
+//!   has been sent to the peer yet, so TCP is used.
+//! - **A panic** in a provider call during an attempt is that call failing: before
+//!   `WSPConnect` the companion socket failed, after it the SAN connect failed with
+//!   `WSAENETDOWN` and falls back to TCP.
+
+mod connect;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use spi_types::{
+    AddressFamily, ServiceFlags, WsaError,
+    consts::{SO_DEBUG, SO_GROUP_ID, SO_GROUP_PRIORITY, SOL_SOCKET},
+};
+
+pub use connect::{AttemptEnd, ConnectMachine, MAX_SPURIOUS_EVENTS, StoredOption, is_fatal};
+
+use crate::executor::{Executor, Overrun};
+use crate::id::ProviderId;
+use crate::provider::{EventHandle, ProviderSocket, TcpProvider, TcpSocket};
+use crate::providers::Providers;
+use crate::routing::{RouteDecision, RouteReason, RouteTarget, SocketKind};
+
+/// The switch's own id of an application socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u64);
+
+impl std::fmt::Display for SocketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "socket#{}", self.0)
+    }
+}
+
+/// Which provider carries a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// The TCP/IP provider.
+    Tcp,
+    /// A SAN provider.
+    San(ProviderId),
+}
+
+/// Why a connect went where it went: the routing reasons, and what happened on the SAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectReason {
+    /// The routing decision alone (`route_match`, `no_route`, `socket_kind`,
+    /// `provider_not_ready`).
+    Route(RouteReason),
+    /// A step of the companion socket failed before `WSPConnect` (CONN-2): TCP was used.
+    CompanionSocketFailed {
+        /// The provider tried.
+        provider: ProviderId,
+        /// Its error.
+        error: WsaError,
+    },
+    /// The SAN connect failed and TCP was used (CONN-4).
+    SanConnectFailed {
+        /// The provider tried.
+        provider: ProviderId,
+        /// Its error.
+        error: WsaError,
+    },
+    /// The SAN connect failed with an error TCP would meet too: the connect failed (CONN-4).
+    SanConnectFatal {
+        /// The provider tried.
+        provider: ProviderId,
+        /// Its error.
+        error: WsaError,
+    },
+}
+
+impl ConnectReason {
+    /// The report code: `route_match`, `no_route`, `socket_kind`, `provider_not_ready`,
+    /// `companion_socket_failed`, `san_connect_failed` or `san_connect_fatal`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectReason::Route(r) => r.code(),
+            ConnectReason::CompanionSocketFailed { .. } => "companion_socket_failed",
+            ConnectReason::SanConnectFailed { .. } => "san_connect_failed",
+            ConnectReason::SanConnectFatal { .. } => "san_connect_fatal",
+        }
+    }
+
+    /// The WSA error behind it, if any.
+    pub fn wsa(&self) -> Option<WsaError> {
+        match self {
+            ConnectReason::Route(_) => None,
+            ConnectReason::CompanionSocketFailed { error, .. }
+            | ConnectReason::SanConnectFailed { error, .. }
+            | ConnectReason::SanConnectFatal { error, .. } => Some(*error),
+        }
+    }
+}
+
+/// How an application connect ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectResult {
+    /// Connected through this provider, or failed with this error.
+    pub result: Result<Via, WsaError>,
+    /// Why.
+    pub reason: ConnectReason,
+}
+
+/// Where an application connect stands when `Switch::connect` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectStatus {
+    /// Finished: connected or failed.
+    Done(ConnectResult),
+    /// A SAN connect is under way; its result comes out of `Switch::poll` as
+    /// [`SwitchEvent::Connected`].
+    Pending,
+}
+
+/// What the switch tells the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchEvent {
+    /// Watch this event and report it through `Switch::handle_event` when it is signalled.
+    Watch(EventHandle),
+    /// Stop watching this event.
+    Unwatch(EventHandle),
+    /// A connect that was pending finished.
+    Connected {
+        /// The application socket.
+        socket: SocketId,
+        /// How it ended.
+        result: ConnectResult,
+    },
+}
+
+/// An application-socket call the switch refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SocketError {
+    /// No open socket has this id.
+    #[error("{0} is not an open socket of this switch")]
+    UnknownSocket(SocketId),
+    /// The socket cannot do this in its state.
+    #[error("{socket} is {state}; it cannot {call}")]
+    WrongState {
+        /// The socket.
+        socket: SocketId,
+        /// Its state.
+        state: &'static str,
+        /// What was asked.
+        call: &'static str,
+    },
+    /// The TCP/IP provider failed the call.
+    #[error("TCP/IP {call} of {socket} failed with {error}")]
+    Tcp {
+        /// The socket.
+        socket: SocketId,
+        /// The call.
+        call: &'static str,
+        /// The error.
+        error: WsaError,
+    },
+    /// The switch is shut down.
+    #[error("the switch is shut down")]
+    ShutDown,
+}
+
+/// A SAN attempt in flight.
+struct Attempt {
+    provider: ProviderId,
+    dest: SocketAddr,
+    route: RouteReason,
+    machine: ConnectMachine,
+}
+
+enum SocketState {
+    Open,
+    Connecting(Box<Attempt>),
+    Connected {
+        via: Via,
+        san: Option<ProviderSocket>,
+        remote: SocketAddr,
+    },
+}
+
+impl SocketState {
+    fn name(&self) -> &'static str {
+        match self {
+            SocketState::Open => "open",
+            SocketState::Connecting(_) => "connecting",
+            SocketState::Connected { .. } => "connected",
+        }
+    }
+}
+
+struct AppSocket {
+    kind: SocketKind,
+    tcp: TcpSocket,
+    local: Option<SocketAddr>,
+    options: Vec<StoredOption>,
+    state: SocketState,
+}
+
+/// The switch's socket table and the attempts in flight.
+#[derive(Default)]
+pub(crate) struct Connections {
+    sockets: HashMap<SocketId, AppSocket>,
+    next_socket: u64,
+    next_event: u64,
+    waiting: HashMap<EventHandle, SocketId>,
+    events: VecDeque<SwitchEvent>,
+}
+
+/// What a connect needs from the rest of the switch.
+pub(crate) struct ConnectEnv<'a, 'e> {
+    pub tcp: &'a mut dyn TcpProvider,
+    pub providers: &'a mut Providers,
+    pub exec: &'a mut Executor<'e>,
+}
+
+impl Connections {
+    pub fn socket(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        family: AddressFamily,
+        kind: SocketKind,
+    ) -> Result<SocketId, SocketError> {
+        let id = SocketId(self.next_socket);
+        let handle = tcp.socket(family, kind).map_err(|error| SocketError::Tcp {
+            socket: id,
+            call: "socket",
+            error,
+        })?;
+        self.next_socket += 1;
+        self.sockets.insert(
+            id,
+            AppSocket {
+                kind,
+                tcp: handle,
+                local: None,
+                options: Vec::new(),
+                state: SocketState::Open,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The kind of an open socket.
+    pub fn kind(&self, id: SocketId) -> Result<SocketKind, SocketError> {
+        self.sockets
+            .get(&id)
+            .map(|s| s.kind)
+            .ok_or(SocketError::UnknownSocket(id))
+    }
+
+    fn get(&mut self, id: SocketId) -> Result<&mut AppSocket, SocketError> {
+        self.sockets
+            .get_mut(&id)
+            .ok_or(SocketError::UnknownSocket(id))
+    }
+
+    pub fn bind(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        id: SocketId,
+        address: SocketAddr,
+    ) -> Result<SocketAddr, SocketError> {
+        let s = self.get(id)?;
+        let bound = tcp.bind(s.tcp, address).map_err(|error| SocketError::Tcp {
+            socket: id,
+            call: "bind",
+            error,
+        })?;
+        s.local = Some(bound);
+        Ok(bound)
+    }
+
+    pub fn set_option(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        id: SocketId,
+        option: StoredOption,
+    ) -> Result<(), SocketError> {
+        let s = self.get(id)?;
+        tcp.set_option(s.tcp, option.level, option.name, &option.value)
+            .map_err(|error| SocketError::Tcp {
+                socket: id,
+                call: "setsockopt",
+                error,
+            })?;
+        s.options
+            .retain(|o| (o.level, o.name) != (option.level, option.name));
+        s.options.push(option);
+        Ok(())
+    }
+
+    /// The application's connect: decided by `decision`, through the SAN provider it names or
+    /// through TCP.
+    pub fn connect(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        id: SocketId,
+        dest: SocketAddr,
+        decision: RouteDecision,
+    ) -> Result<ConnectStatus, SocketError> {
+        let s = self.get(id)?;
+        if !matches!(s.state, SocketState::Open) {
+            return Err(SocketError::WrongState {
+                socket: id,
+                state: s.state.name(),
+                call: "connect",
+            });
+        }
+        let provider = match decision.target {
+            RouteTarget::San(p) if s.kind == SocketKind::Stream => p,
+            _ => {
+                let reason = ConnectReason::Route(decision.reason);
+                return self
+                    .connect_tcp(env.tcp, id, dest, reason)
+                    .map(ConnectStatus::Done);
+            }
+        };
+        // CONN-2: the companion binds to the TCP socket's own address, fully qualified.
+        let local = match s.local {
+            Some(l) if !l.ip().is_unspecified() => l,
+            other => {
+                let ip = env
+                    .providers
+                    .local_address_for(provider, dest.ip())
+                    .unwrap_or(if dest.is_ipv4() {
+                        IpAddr::from([0, 0, 0, 0])
+                    } else {
+                        IpAddr::from([0u16; 8])
+                    });
+                let port = other.map_or(0, |l| l.port());
+                let bound = env
+                    .tcp
+                    .bind(s.tcp, SocketAddr::new(ip, port))
+                    .map_err(|error| SocketError::Tcp {
+                        socket: id,
+                        call: "bind",
+                        error,
+                    })?;
+                s.local = Some(bound);
+                bound
+            }
+        };
+        let qos = env.providers.takes_qos(provider);
+        let options = s
+            .options
+            .iter()
+            .filter(|o| forwarded(o, qos))
+            .cloned()
+            .collect();
+        let event = EventHandle(self.next_event);
+        self.next_event += 1;
+        let attempt = Attempt {
+            provider,
+            dest,
+            route: decision.reason,
+            machine: ConnectMachine::new(local, dest, options, event),
+        };
+        self.get(id)?.state = SocketState::Connecting(Box::new(attempt));
+        self.waiting.insert(event, id);
+        self.events.push_back(SwitchEvent::Watch(event));
+        self.run_attempt(env, id)
+    }
+
+    /// The platform reports `event` signalled.
+    pub fn handle_event(&mut self, env: ConnectEnv<'_, '_>, event: EventHandle) {
+        let Some(&id) = self.waiting.get(&event) else {
+            return;
+        };
+        if let Some(AppSocket {
+            state: SocketState::Connecting(a),
+            ..
+        }) = self.sockets.get_mut(&id)
+        {
+            a.machine.on_event();
+        }
+        if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
+            self.events
+                .push_back(SwitchEvent::Connected { socket: id, result });
+        }
+    }
+
+    /// Cancels a pending connect (CONN-6): the companion socket is closed and the socket is
+    /// open again, unconnected.
+    pub fn cancel(&mut self, env: ConnectEnv<'_, '_>, id: SocketId) -> Result<(), SocketError> {
+        let s = self.get(id)?;
+        let SocketState::Connecting(a) = &mut s.state else {
+            return Err(SocketError::WrongState {
+                socket: id,
+                state: s.state.name(),
+                call: "cancel a connect",
+            });
+        };
+        a.machine.cancel();
+        self.run_attempt(env, id).map(|_| ())
+    }
+
+    /// Closes the socket: its TCP/IP socket, and its SAN socket or pending attempt.
+    pub fn close(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        id: SocketId,
+    ) -> Result<Option<ProviderId>, SocketError> {
+        if let SocketState::Connecting(_) = self.get(id)?.state {
+            let again = ConnectEnv {
+                tcp: &mut *env.tcp,
+                providers: &mut *env.providers,
+                exec: &mut *env.exec,
+            };
+            self.cancel(again, id)?;
+        }
+        let s = self
+            .sockets
+            .remove(&id)
+            .ok_or(SocketError::UnknownSocket(id))?;
+        let mut closed_on = None;
+        if let SocketState::Connected {
+            via: Via::San(p),
+            san: Some(san),
+            ..
+        } = s.state
+        {
+            env.providers.close_socket(p, san, env.exec);
+            closed_on = Some(p);
+        }
+        env.tcp.close(s.tcp).map_err(|error| SocketError::Tcp {
+            socket: id,
+            call: "closesocket",
+            error,
+        })?;
+        Ok(closed_on)
+    }
+
+    pub fn poll(&mut self) -> Option<SwitchEvent> {
+        self.events.pop_front()
+    }
+
+    /// The connection a socket has, if it is connected: through which provider, to where.
+    pub fn connection(&self, id: SocketId) -> Option<(Via, SocketAddr, Option<SocketAddr>)> {
+        match self.sockets.get(&id)? {
+            AppSocket {
+                state: SocketState::Connected { via, remote, .. },
+                local,
+                ..
+            } => Some((*via, *remote, *local)),
+            _ => None,
+        }
+    }
+
+    fn connect_tcp(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        id: SocketId,
+        dest: SocketAddr,
+        reason: ConnectReason,
+    ) -> Result<ConnectResult, SocketError> {
+        let s = self.get(id)?;
+        match tcp.connect(s.tcp, dest) {
+            Ok(local) => {
+                s.local = Some(local);
+                s.state = SocketState::Connected {
+                    via: Via::Tcp,
+                    san: None,
+                    remote: dest,
+                };
+                Ok(ConnectResult {
+                    result: Ok(Via::Tcp),
+                    reason,
+                })
+            }
+            Err(error) => {
+                s.state = SocketState::Open;
+                Ok(ConnectResult {
+                    result: Err(error),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Drives the socket's attempt as far as it goes now, and finishes the connect if it
+    /// ended.
+    fn run_attempt(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        id: SocketId,
+    ) -> Result<ConnectStatus, SocketError> {
+        let s = self.get(id)?;
+        let SocketState::Connecting(a) = &mut s.state else {
+            return Ok(ConnectStatus::Pending);
+        };
+        let provider = a.provider;
+        let driven = env.providers.drive_on(provider, &mut a.machine, env.exec);
+        let end = match driven {
+            Some(Ok(_)) => match a.machine.end() {
+                Some(end) => end,
+                None => return Ok(ConnectStatus::Pending),
+            },
+            // The provider is gone (rejected after a panic elsewhere) or the machine overran:
+            // the attempt failed, nothing was established.
+            Some(Err(Overrun { .. })) | None => a
+                .machine
+                .end()
+                .unwrap_or(AttemptEnd::Fallback(WsaError::WSAENETDOWN)),
+        };
+        let (dest, event, route) = (a.dest, a.machine.event(), a.route);
+        self.waiting.remove(&event);
+        self.events.push_back(SwitchEvent::Unwatch(event));
+        let s = self.get(id)?;
+        let result = match end {
+            AttemptEnd::Established(san) => {
+                s.state = SocketState::Connected {
+                    via: Via::San(provider),
+                    san: Some(san),
+                    remote: dest,
+                };
+                env.providers.connection_opened(provider).ok();
+                ConnectResult {
+                    result: Ok(Via::San(provider)),
+                    reason: ConnectReason::Route(route),
+                }
+            }
+            AttemptEnd::Fatal(error) => {
+                s.state = SocketState::Open;
+                ConnectResult {
+                    result: Err(error),
+                    reason: ConnectReason::SanConnectFatal { provider, error },
+                }
+            }
+            AttemptEnd::Cancelled => {
+                s.state = SocketState::Open;
+                return Ok(ConnectStatus::Pending);
+            }
+            AttemptEnd::CompanionFailed(error) => self.connect_tcp(
+                env.tcp,
+                id,
+                dest,
+                ConnectReason::CompanionSocketFailed { provider, error },
+            )?,
+            AttemptEnd::Fallback(error) => self.connect_tcp(
+                env.tcp,
+                id,
+                dest,
+                ConnectReason::SanConnectFailed { provider, error },
+            )?,
+        };
+        Ok(ConnectStatus::Done(result))
+    }
+}
+
+/// Whether the switch replays `option` on a companion socket (CONN-2): `SO_DEBUG`, and the QoS
+/// group options for a provider that takes QoS.
+fn forwarded(option: &StoredOption, qos: bool) -> bool {
+    option.level == SOL_SOCKET
+        && (option.name == SO_DEBUG
+            || (qos && matches!(option.name, SO_GROUP_ID | SO_GROUP_PRIORITY)))
+}
+
+/// Whether a provider record's flags promise QoS.
+pub(crate) fn takes_qos(flags: ServiceFlags) -> bool {
+    flags.contains(ServiceFlags::QOS_SUPPORTED)
+}
