@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 
-use spi_types::{AddressFamily, NetworkEvents, SanExtension, WsaError, WsaNetworkEvents, WspData};
+use spi_types::{
+    AddressFamily, ConditionResult, NetworkEvents, SanExtension, WsaError, WsaNetworkEvents,
+    WspData,
+};
 
-use crate::provider::{EventHandle, ExtensionHandle, IoctlFailure, ProviderSocket};
+use crate::provider::{Accepted, EventHandle, ExtensionHandle, IoctlFailure, ProviderSocket};
 use crate::report::ExtensionFailure;
 use crate::trace::{Call, CallArgs, CallResult};
 
@@ -60,6 +63,21 @@ pub enum NextCall {
         /// The destination.
         address: SocketAddr,
     },
+    /// `WSPListen` on the bound socket.
+    Listen {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The backlog.
+        backlog: i32,
+    },
+    /// `WSPAccept` on the listening socket, with the switch's condition function answering
+    /// `decision` for the peer (ACCEPT-1).
+    Accept {
+        /// The listening socket.
+        socket: ProviderSocket,
+        /// What the condition function answers.
+        decision: ConditionResult,
+    },
     /// `WSPEnumNetworkEvents` on the socket, resetting `event`.
     EnumNetworkEvents {
         /// The socket.
@@ -99,6 +117,8 @@ impl NextCall {
             NextCall::EventSelect { .. } => Call::EventSelect,
             NextCall::Connect { .. } => Call::Connect,
             NextCall::EnumNetworkEvents { .. } => Call::EnumNetworkEvents,
+            NextCall::Listen { .. } => Call::Listen,
+            NextCall::Accept { .. } => Call::Accept,
             NextCall::QueryAddresses { .. } => Call::AddressListQuery,
             NextCall::GetExtension { extension, .. } => Call::GetExtension(*extension),
             NextCall::CloseSocket(_) => Call::CloseSocket,
@@ -140,6 +160,14 @@ pub enum Answer {
     Done(Result<(), WsaError>),
     /// `WSPEnumNetworkEvents`'s answer.
     Events(Result<WsaNetworkEvents, WsaError>),
+    /// `WSPAccept`'s answer: the accepted socket and its peer, and whether the provider called
+    /// the condition function before answering (ACCEPT-1).
+    Accepted {
+        /// The socket and peer, or the error (`WSAECONNREFUSED` after a rejection).
+        result: Result<Accepted, WsaError>,
+        /// The condition function was called during the call.
+        asked: bool,
+    },
     /// `WSPCloseSocket`'s answer.
     Closed(Result<(), WsaError>),
     /// `WSPCleanup`'s answer.
@@ -162,6 +190,7 @@ impl Answer {
             Answer::Extension(_) => None,
             Answer::Closed(r) | Answer::CleanedUp(r) | Answer::Done(r) => r.as_ref().err(),
             Answer::Events(r) => r.as_ref().err(),
+            Answer::Accepted { result, .. } => result.as_ref().err(),
         };
         error.map_or(CallResult::Ok, |e| CallResult::Error(*e))
     }
@@ -180,6 +209,14 @@ pub(crate) fn traced_args(
         (NextCall::Bind { address, .. } | NextCall::Connect { address, .. }, _) => {
             CallArgs::Address(*address)
         }
+        (NextCall::Listen { backlog, .. }, _) => CallArgs::Backlog(*backlog),
+        (
+            NextCall::Accept { .. },
+            Answer::Accepted {
+                result: Ok(accepted),
+                ..
+            },
+        ) => CallArgs::Address(accepted.peer),
         (NextCall::QueryAddresses { buffer_len, .. }, a) => CallArgs::AddressQuery {
             buffer_len: *buffer_len,
             needed: match a {

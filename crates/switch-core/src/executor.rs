@@ -153,6 +153,15 @@ impl Executor<'_> {
             NextCall::Connect { socket, address } => {
                 Answer::Done(provider.connect(socket, address))
             }
+            NextCall::Listen { socket, backlog } => Answer::Done(provider.listen(socket, backlog)),
+            NextCall::Accept { socket, decision } => {
+                let mut asked = false;
+                let result = provider.accept(socket, &mut |_| {
+                    asked = true;
+                    decision
+                });
+                Answer::Accepted { result, asked }
+            }
             NextCall::EnumNetworkEvents { socket, event } => {
                 Answer::Events(provider.enum_network_events(socket, Some(event)))
             }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use spi_types::address_list::PointerWidth;
-use spi_types::{AddressFamily, Guid, ProtocolInfo, SanExtension};
+use spi_types::{AddressFamily, ConditionResult, Guid, ProtocolInfo, SanExtension};
 
 use crate::catalog::{Catalog, read_catalog};
 use crate::connection::{
-    ConnectEnv, ConnectStatus, Connections, SocketError, SocketId, StoredOption, SwitchEvent, Via,
+    ConnectEnv, ConnectStatus, Connections, ListenOutcome, SocketError, SocketId, StoredOption,
+    SwitchEvent, Via,
 };
 use crate::executor::{CallEnv, Executor};
 use crate::id::ProviderId;
@@ -167,6 +168,7 @@ impl Switch {
             journal: &mut self.journal,
         };
         self.providers.requery_ready(&mut exec);
+        self.connections.prune(&self.providers);
         self.rebuild_routes();
         self.report()
     }
@@ -275,6 +277,49 @@ impl Switch {
         self.connections.close(env, socket).map(|_| ())
     }
 
+    /// The application listens on its bound socket (LISTEN-1, ROUTE-3): TCP/IP listens, and
+    /// so does each ready SAN provider ROUTE-3 names (the one owning the bound address, or
+    /// every one for the wildcard). `decision` is what the switch's condition function answers
+    /// a SAN peer (ACCEPT-1): `ConditionResult::Accept` or `ConditionResult::Reject`.
+    /// A provider installed later joins every wildcard listener (HOT-2).
+    pub fn listen(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        backlog: i32,
+        decision: ConditionResult,
+    ) -> Result<ListenOutcome, SocketError> {
+        if self.closed {
+            return Err(SocketError::ShutDown);
+        }
+        let address = self.connections.local(socket)?;
+        let route = self.decide_listen(
+            address.unwrap_or_else(|| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)),
+        );
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        self.connections
+            .listen(env, socket, backlog, decision, route)
+    }
+
+    /// The SAN providers a listening socket listens on (besides TCP/IP).
+    pub fn listening_on(&self, listener: SocketId) -> Vec<ProviderId> {
+        self.connections.listening_on(listener)
+    }
+
+    /// Takes the next SAN connection a listening socket accepted (announced by
+    /// [`SwitchEvent::Accepted`]); `None` when there is none.
+    pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        self.connections.accept(listener)
+    }
+
     /// The platform reports that `event` (one the switch asked it to watch) is signalled.
     pub fn handle_event(&mut self, tcp: &mut dyn TcpProvider, event: EventHandle) {
         let mut exec = Executor {
@@ -312,7 +357,12 @@ impl Switch {
             env: &self.env,
             journal: &mut self.journal,
         };
+        for p in self.providers.ready_ids() {
+            self.connections
+                .close_listeners_of(&mut self.providers, &mut exec, p);
+        }
         self.providers.shutdown(&mut exec);
+        self.connections.prune(&self.providers);
         self.rebuild_routes();
         self.report()
     }
@@ -418,7 +468,22 @@ impl Switch {
             env: &self.env,
             journal: &mut self.journal,
         };
+        // HOT-3: a provider that leaves stops listening before it retires.
+        for p in self.providers.leaving(&view) {
+            self.connections
+                .close_listeners_of(&mut self.providers, &mut exec, p);
+        }
+        let before: std::collections::HashSet<ProviderId> =
+            self.providers.ready_ids().into_iter().collect();
         self.providers.sync(view, loader, &mut exec);
+        self.connections.prune(&self.providers);
+        // HOT-2: a provider that became ready joins every wildcard listener.
+        for p in self.providers.ready_ids() {
+            if !before.contains(&p) {
+                self.connections
+                    .join_listeners(&mut self.providers, &mut exec, p);
+            }
+        }
     }
 
     fn rebuild_routes(&mut self) {

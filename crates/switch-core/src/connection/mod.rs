@@ -30,22 +30,24 @@
 //!   `WSAENETDOWN` and falls back to TCP.
 
 mod connect;
+mod listen;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use spi_types::{
-    AddressFamily, ServiceFlags, WsaError,
+    AddressFamily, ConditionResult, ServiceFlags, WsaError,
     consts::{SO_DEBUG, SO_GROUP_ID, SO_GROUP_PRIORITY, SOL_SOCKET},
 };
 
 pub use connect::{AttemptEnd, ConnectMachine, MAX_SPURIOUS_EVENTS, StoredOption, is_fatal};
+pub use listen::{AcceptEnd, AcceptMachine, ListenMachine};
 
 use crate::executor::{Executor, Overrun};
 use crate::id::ProviderId;
 use crate::provider::{EventHandle, ProviderSocket, TcpProvider, TcpSocket};
 use crate::providers::Providers;
-use crate::routing::{RouteDecision, RouteReason, RouteTarget, SocketKind};
+use crate::routing::{ListenDecision, RouteDecision, RouteReason, RouteTarget, SocketKind};
 
 /// The switch's own id of an application socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -151,6 +153,33 @@ pub enum SwitchEvent {
         /// How it ended.
         result: ConnectResult,
     },
+    /// A listening socket accepted a SAN connection; take it with `Switch::accept`.
+    Accepted {
+        /// The listening socket.
+        listener: SocketId,
+        /// The new application socket of the connection.
+        socket: SocketId,
+        /// The provider carrying it.
+        provider: ProviderId,
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A listening socket's condition function rejected a SAN peer (ACCEPT-2).
+    Rejected {
+        /// The listening socket.
+        listener: SocketId,
+        /// The provider.
+        provider: ProviderId,
+    },
+}
+
+/// What a listen set up: TCP/IP always, and each SAN provider ROUTE-3 names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenOutcome {
+    /// The address the socket listens on.
+    pub address: SocketAddr,
+    /// Each SAN provider asked to listen, and whether it does.
+    pub san: Vec<(ProviderId, Result<(), WsaError>)>,
 }
 
 /// An application-socket call the switch refused.
@@ -184,6 +213,29 @@ pub enum SocketError {
     ShutDown,
 }
 
+/// One SAN provider's listening socket of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SanListener {
+    provider: ProviderId,
+    socket: ProviderSocket,
+    event: EventHandle,
+}
+
+struct Listener {
+    address: SocketAddr,
+    backlog: i32,
+    decision: ConditionResult,
+    san: Vec<SanListener>,
+    accepted: VecDeque<SocketId>,
+}
+
+/// What a watched event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    Connect(SocketId),
+    Accept(SocketId, ProviderId),
+}
+
 /// A SAN attempt in flight.
 struct Attempt {
     provider: ProviderId,
@@ -194,6 +246,7 @@ struct Attempt {
 
 enum SocketState {
     Open,
+    Listening(Box<Listener>),
     Connecting(Box<Attempt>),
     Connected {
         via: Via,
@@ -206,6 +259,7 @@ impl SocketState {
     fn name(&self) -> &'static str {
         match self {
             SocketState::Open => "open",
+            SocketState::Listening(_) => "listening",
             SocketState::Connecting(_) => "connecting",
             SocketState::Connected { .. } => "connected",
         }
@@ -226,7 +280,7 @@ pub(crate) struct Connections {
     sockets: HashMap<SocketId, AppSocket>,
     next_socket: u64,
     next_event: u64,
-    waiting: HashMap<EventHandle, SocketId>,
+    waiting: HashMap<EventHandle, Watched>,
     events: VecDeque<SwitchEvent>,
 }
 
@@ -262,6 +316,14 @@ impl Connections {
             },
         );
         Ok(id)
+    }
+
+    /// The address an open socket is bound to, if it is.
+    pub fn local(&self, id: SocketId) -> Result<Option<SocketAddr>, SocketError> {
+        self.sockets
+            .get(&id)
+            .map(|s| s.local)
+            .ok_or(SocketError::UnknownSocket(id))
     }
 
     /// The kind of an open socket.
@@ -380,26 +442,298 @@ impl Connections {
             machine: ConnectMachine::new(local, dest, options, event),
         };
         self.get(id)?.state = SocketState::Connecting(Box::new(attempt));
-        self.waiting.insert(event, id);
+        self.waiting.insert(event, Watched::Connect(id));
         self.events.push_back(SwitchEvent::Watch(event));
         self.run_attempt(env, id)
     }
 
     /// The platform reports `event` signalled.
     pub fn handle_event(&mut self, env: ConnectEnv<'_, '_>, event: EventHandle) {
-        let Some(&id) = self.waiting.get(&event) else {
-            return;
+        match self.waiting.get(&event).copied() {
+            Some(Watched::Connect(id)) => {
+                if let Some(AppSocket {
+                    state: SocketState::Connecting(a),
+                    ..
+                }) = self.sockets.get_mut(&id)
+                {
+                    a.machine.on_event();
+                }
+                if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
+                    self.events
+                        .push_back(SwitchEvent::Connected { socket: id, result });
+                }
+            }
+            Some(Watched::Accept(listener, provider)) => {
+                self.accept_signalled(env, listener, provider, event);
+            }
+            None => {}
+        }
+    }
+
+    fn mint_event(&mut self) -> EventHandle {
+        let e = EventHandle(self.next_event);
+        self.next_event += 1;
+        e
+    }
+
+    /// The application listens (LISTEN-1, ROUTE-3): TCP/IP listens; each SAN provider of
+    /// `decision` gets a listening socket on the same address and port. A provider whose
+    /// listen fails is left out (its socket closed); TCP still listens.
+    pub fn listen(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        id: SocketId,
+        backlog: i32,
+        decision: ConditionResult,
+        route: ListenDecision,
+    ) -> Result<ListenOutcome, SocketError> {
+        let s = self.get(id)?;
+        if !matches!(s.state, SocketState::Open) || s.kind != SocketKind::Stream {
+            return Err(SocketError::WrongState {
+                socket: id,
+                state: if s.kind == SocketKind::Stream {
+                    s.state.name()
+                } else {
+                    "not a stream socket"
+                },
+                call: "listen",
+            });
+        }
+        let address = s.local.ok_or(SocketError::WrongState {
+            socket: id,
+            state: "unbound",
+            call: "listen",
+        })?;
+        env.tcp
+            .listen(s.tcp, backlog)
+            .map_err(|error| SocketError::Tcp {
+                socket: id,
+                call: "listen",
+                error,
+            })?;
+        s.state = SocketState::Listening(Box::new(Listener {
+            address,
+            backlog,
+            decision,
+            san: Vec::new(),
+            accepted: VecDeque::new(),
+        }));
+        let mut outcome = ListenOutcome {
+            address,
+            san: Vec::new(),
         };
-        if let Some(AppSocket {
-            state: SocketState::Connecting(a),
+        for p in route.providers {
+            let r = self.listen_on(env.providers, env.exec, id, p);
+            outcome.san.push((p, r));
+        }
+        Ok(outcome)
+    }
+
+    /// Sets up provider `p`'s listening socket for listener `id`.
+    fn listen_on(
+        &mut self,
+        providers: &mut Providers,
+        exec: &mut Executor<'_>,
+        id: SocketId,
+        p: ProviderId,
+    ) -> Result<(), WsaError> {
+        let event = self.mint_event();
+        let Some(AppSocket {
+            state: SocketState::Listening(l),
             ..
         }) = self.sockets.get_mut(&id)
-        {
-            a.machine.on_event();
+        else {
+            return Err(WsaError::WSAEINVAL);
+        };
+        let mut machine = ListenMachine::new(l.address, l.backlog, event);
+        match providers.drive_on(p, &mut machine, exec) {
+            Some(Ok(_)) => {}
+            _ => return Err(machine.failed().unwrap_or(WsaError::WSAENETDOWN)),
         }
-        if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
-            self.events
-                .push_back(SwitchEvent::Connected { socket: id, result });
+        let socket = machine
+            .listening()
+            .ok_or(machine.failed().unwrap_or(WsaError::WSAEINVAL))?;
+        l.san.push(SanListener {
+            provider: p,
+            socket,
+            event,
+        });
+        self.waiting.insert(event, Watched::Accept(id, p));
+        self.events.push_back(SwitchEvent::Watch(event));
+        Ok(())
+    }
+
+    /// HOT-2: provider `p` became ready: every listener bound to the wildcard gets a listening
+    /// socket on it.
+    pub fn join_listeners(
+        &mut self,
+        providers: &mut Providers,
+        exec: &mut Executor<'_>,
+        p: ProviderId,
+    ) {
+        let mut wildcard: Vec<SocketId> = self
+            .sockets
+            .iter()
+            .filter_map(|(id, s)| match &s.state {
+                SocketState::Listening(l)
+                    if l.address.ip().is_unspecified()
+                        && !l.san.iter().any(|x| x.provider == p) =>
+                {
+                    Some(*id)
+                }
+                _ => None,
+            })
+            .collect();
+        wildcard.sort_unstable();
+        for id in wildcard {
+            let _ = self.listen_on(providers, exec, id, p);
+        }
+    }
+
+    /// HOT-3: provider `p` leaves: its listening sockets are closed (its connections stay).
+    pub fn close_listeners_of(
+        &mut self,
+        providers: &mut Providers,
+        exec: &mut Executor<'_>,
+        p: ProviderId,
+    ) {
+        let mut closed = Vec::new();
+        for s in self.sockets.values_mut() {
+            if let SocketState::Listening(l) = &mut s.state {
+                l.san.retain(|x| {
+                    if x.provider == p {
+                        closed.push(*x);
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+        }
+        for x in closed {
+            self.release(x.event);
+            providers.close_only(x.provider, x.socket, exec);
+        }
+    }
+
+    /// Forgets listening sockets of providers that are no longer alive (taken down after a
+    /// panic): there is nothing left to call.
+    pub fn prune(&mut self, providers: &Providers) {
+        let mut gone = Vec::new();
+        for s in self.sockets.values_mut() {
+            if let SocketState::Listening(l) = &mut s.state {
+                l.san.retain(|x| {
+                    let alive = providers.is_alive(x.provider);
+                    if !alive {
+                        gone.push(x.event);
+                    }
+                    alive
+                });
+            }
+        }
+        for e in gone {
+            self.release(e);
+        }
+    }
+
+    fn release(&mut self, event: EventHandle) {
+        if self.waiting.remove(&event).is_some() {
+            self.events.push_back(SwitchEvent::Unwatch(event));
+        }
+    }
+
+    fn accept_signalled(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        listener: SocketId,
+        provider: ProviderId,
+        event: EventHandle,
+    ) {
+        let Some(AppSocket {
+            state: SocketState::Listening(l),
+            ..
+        }) = self.sockets.get(&listener)
+        else {
+            return;
+        };
+        let Some(x) = l.san.iter().find(|x| x.event == event).copied() else {
+            return;
+        };
+        let (decision, address) = (l.decision, l.address);
+        let mut machine = AcceptMachine::new(x.socket, event, decision);
+        if !matches!(
+            env.providers.drive_on(provider, &mut machine, env.exec),
+            Some(Ok(_))
+        ) {
+            return;
+        }
+        match machine.end() {
+            Some(AcceptEnd::Accepted(a)) => {
+                let family = if a.peer.is_ipv4() {
+                    AddressFamily::INET
+                } else {
+                    AddressFamily::INET6
+                };
+                // The accepted connection is an application socket like any other.
+                let Ok(tcp) = env.tcp.socket(family, SocketKind::Stream) else {
+                    env.providers.close_only(provider, a.socket, env.exec);
+                    return;
+                };
+                let id = SocketId(self.next_socket);
+                self.next_socket += 1;
+                self.sockets.insert(
+                    id,
+                    AppSocket {
+                        kind: SocketKind::Stream,
+                        tcp,
+                        local: Some(address),
+                        options: Vec::new(),
+                        state: SocketState::Connected {
+                            via: Via::San(provider),
+                            san: Some(a.socket),
+                            remote: a.peer,
+                        },
+                    },
+                );
+                env.providers.connection_opened(provider).ok();
+                if let Some(AppSocket {
+                    state: SocketState::Listening(l),
+                    ..
+                }) = self.sockets.get_mut(&listener)
+                {
+                    l.accepted.push_back(id);
+                }
+                self.events.push_back(SwitchEvent::Accepted {
+                    listener,
+                    socket: id,
+                    provider,
+                    peer: a.peer,
+                });
+            }
+            Some(AcceptEnd::Rejected) => self
+                .events
+                .push_back(SwitchEvent::Rejected { listener, provider }),
+            _ => {}
+        }
+    }
+
+    /// Takes the next connection a listener accepted on a SAN provider.
+    pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        match &mut self.get(listener)?.state {
+            SocketState::Listening(l) => Ok(l.accepted.pop_front()),
+            other => Err(SocketError::WrongState {
+                socket: listener,
+                state: other.name(),
+                call: "accept",
+            }),
+        }
+    }
+
+    /// The SAN providers a listener listens on.
+    pub fn listening_on(&self, listener: SocketId) -> Vec<ProviderId> {
+        match self.sockets.get(&listener).map(|s| &s.state) {
+            Some(SocketState::Listening(l)) => l.san.iter().map(|x| x.provider).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -436,6 +770,22 @@ impl Connections {
             .sockets
             .remove(&id)
             .ok_or(SocketError::UnknownSocket(id))?;
+        if let SocketState::Listening(l) = &s.state {
+            // Its SAN listening sockets close, and so do the connections it accepted that the
+            // application never took (ACCEPT-4).
+            for x in &l.san {
+                self.release(x.event);
+                env.providers.close_only(x.provider, x.socket, env.exec);
+            }
+            for taken in &l.accepted {
+                let again = ConnectEnv {
+                    tcp: &mut *env.tcp,
+                    providers: &mut *env.providers,
+                    exec: &mut *env.exec,
+                };
+                let _ = self.close(again, *taken);
+            }
+        }
         let mut closed_on = None;
         if let SocketState::Connected {
             via: Via::San(p),
@@ -527,8 +877,7 @@ impl Connections {
                 .unwrap_or(AttemptEnd::Fallback(WsaError::WSAENETDOWN)),
         };
         let (dest, event, route) = (a.dest, a.machine.event(), a.route);
-        self.waiting.remove(&event);
-        self.events.push_back(SwitchEvent::Unwatch(event));
+        self.release(event);
         let s = self.get(id)?;
         let result = match end {
             AttemptEnd::Established(san) => {

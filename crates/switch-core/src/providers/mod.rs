@@ -226,6 +226,13 @@ impl Providers {
     /// Closes a connection's socket on provider `p` and counts the connection closed; a
     /// retiring provider whose last connection this was is taken down (HOT-3).
     pub fn close_socket(&mut self, p: ProviderId, socket: ProviderSocket, exec: &mut Executor<'_>) {
+        self.close_only(p, socket, exec);
+        let _ = self.connection_closed(p, exec);
+    }
+
+    /// Closes a socket of provider `p` (a listening socket, or one of a connection that is
+    /// counted elsewhere), through the executor. Nothing to do when `p` is not alive.
+    pub fn close_only(&mut self, p: ProviderId, socket: ProviderSocket, exec: &mut Executor<'_>) {
         let Some(slot) = self.slots.get(p.0 as usize) else {
             return;
         };
@@ -233,7 +240,24 @@ impl Providers {
         if self.drive_on(p, &mut close, exec).is_some() {
             exec.journal.note_all(close.take_diagnostics());
         }
-        let _ = self.connection_closed(p, exec);
+    }
+
+    /// Whether provider `p` is alive (ready or retiring).
+    pub fn is_alive(&self, p: ProviderId) -> bool {
+        self.slots
+            .get(p.0 as usize)
+            .is_some_and(|s| s.live().is_some())
+    }
+
+    /// The ready providers that the catalog `view` no longer registers: they are about to
+    /// retire.
+    pub fn leaving(&self, view: &CatalogView) -> Vec<ProviderId> {
+        let san: HashSet<Guid> = view.san.iter().map(|d| d.entry.guid()).collect();
+        self.slots
+            .iter()
+            .filter(|s| s.is_ready() && !san.contains(&s.entry.guid()))
+            .map(|s| s.id)
+            .collect()
     }
 
     /// The address of provider `p` to bind a companion socket to for a connect to `dest`: the
