@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use mock_provider::{CallDetail, MockCatalog, MockConfig, MockLoader, MockTcp, TcpCall};
-use spi_types::{AddressFamily, ConditionResult, WsaError};
+use spi_types::{AddressFamily, ConditionResult};
 use switch_core::connection::{SocketError, SocketId, SwitchEvent};
 use switch_core::routing::SocketKind;
 use switch_core::trace::{Call, CallArgs};
@@ -201,8 +201,7 @@ fn hot_2_a_provider_installed_later_joins_every_wildcard_listener() {
         .log()
         .calls()
         .into_iter()
-        .filter(|c| c.provider == "late" && c.call == Call::Bind)
-        .last()
+        .rfind(|c| c.provider == "late" && c.call == Call::Bind)
         .unwrap();
     assert_eq!(bind.detail, CallDetail::Address(addr("0.0.0.0:7000")));
 }
@@ -264,5 +263,4 @@ fn close_2_shutdown_closes_listening_sockets_before_cleanup() {
         h.switch.listen(&mut h.tcp, any, 5, ConditionResult::Accept),
         Err(SocketError::ShutDown)
     ));
-    let _ = WsaError::WSAEINVAL;
 }
