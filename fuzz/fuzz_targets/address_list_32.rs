@@ -1,0 +1,12 @@
+//! `SOCKET_ADDRESS_LIST` decoding, 32-bit layout: never panics, and a decoded list re-encodes
+//! at the same base to a list that decodes to the same addresses.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use spi_types::PointerWidth;
+
+#[path = "common/address_list.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| common::check(data, PointerWidth::Bits32));
