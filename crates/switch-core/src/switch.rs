@@ -10,8 +10,8 @@ use spi_types::{AddressFamily, ConditionResult, Guid, ProtocolInfo, SanExtension
 
 use crate::catalog::{Catalog, read_catalog};
 use crate::connection::{
-    ConnectEnv, ConnectStatus, Connections, ListenOutcome, SocketError, SocketId, StoredOption,
-    SwitchEvent, Via,
+    ConnectEnv, ConnectPolicy, ConnectStats, ConnectStatus, Connections, ListenOutcome,
+    SocketError, SocketId, StoredOption, SwitchEvent, Via,
 };
 use crate::executor::{CallEnv, Executor};
 use crate::id::ProviderId;
@@ -32,6 +32,8 @@ pub struct SwitchConfig {
     /// The pointer width of the process the providers run in: decides the layout of the
     /// `SOCKET_ADDRESS_LIST` they answer and the size of an extension entry point.
     pub pointer_width: PointerWidth,
+    /// The negative cache and the SAN deadline (both off by default).
+    pub connect: ConnectPolicy,
 }
 
 /// The Windows Sockets switch's core: it brings SAN providers up, keeps the subnet-to-provider
@@ -104,7 +106,7 @@ impl Switch {
             upcalls,
             interfaces: Vec::new(),
             providers: Providers::default(),
-            connections: Connections::default(),
+            connections: Connections::new(config.connect),
             routes: Arc::new(SharedRoutes::default()),
             journal: Journal::default(),
             catalog_generation: None,
@@ -334,6 +336,31 @@ impl Switch {
         self.connections.handle_event(env, event);
     }
 
+    /// Time moves on to `now` (the platform's monotonic clock, from any fixed start; the
+    /// switch reads no clock): SAN connects past their deadline go to TCP.
+    pub fn handle_timeout(&mut self, tcp: &mut dyn TcpProvider, now: std::time::Duration) {
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        self.connections.handle_timeout(env, now);
+    }
+
+    /// When the switch next wants [`handle_timeout`](Self::handle_timeout), if ever.
+    pub fn poll_timeout(&self) -> Option<std::time::Duration> {
+        self.connections.poll_timeout()
+    }
+
+    /// Counters of finished connects per reason and outcome.
+    pub fn connect_stats(&self) -> &ConnectStats {
+        self.connections.stats()
+    }
+
     /// The next thing the switch tells the platform: events to watch or release, connects
     /// that finished.
     pub fn poll(&mut self) -> Option<SwitchEvent> {
@@ -367,11 +394,14 @@ impl Switch {
         self.report()
     }
 
-    /// Where a connect to `dest` goes (ROUTE-1, ROUTE-2), with its reason.
+    /// Where a connect to `dest` goes (ROUTE-1, ROUTE-2, and the negative cache when it is
+    /// on), with its reason: the decision [`connect`](Self::connect) acts on.
     pub fn decide_connect(&self, dest: SocketAddr, kind: SocketKind) -> RouteDecision {
-        self.routes
+        let d = self
+            .routes
             .load()
-            .decide_connect(dest.ip(), kind, |p| self.providers.is_ready(p))
+            .decide_connect(dest.ip(), kind, |p| self.providers.is_ready(p));
+        self.connections.filter(d, dest.ip())
     }
 
     /// Which SAN providers listen besides TCP for a socket bound to `addr` (ROUTE-3).

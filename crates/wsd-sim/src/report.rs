@@ -183,6 +183,8 @@ pub enum ReasonCode {
     SanConnectFailed,
     /// The SAN connect failed with an error TCP would meet too (CONN-4): no fallback.
     SanConnectFatal,
+    /// The SAN connect took longer than the SAN deadline; TCP was used.
+    SanDeadline,
 }
 
 impl ReasonCode {
@@ -197,6 +199,7 @@ impl ReasonCode {
             ReasonCode::CompanionSocketFailed => "companion_socket_failed",
             ReasonCode::SanConnectFailed => "san_connect_failed",
             ReasonCode::SanConnectFatal => "san_connect_fatal",
+            ReasonCode::SanDeadline => "san_deadline",
         }
     }
 }
@@ -513,6 +516,7 @@ mod tests {
             ReasonCode::CompanionSocketFailed,
             ReasonCode::SanConnectFailed,
             ReasonCode::SanConnectFatal,
+            ReasonCode::SanDeadline,
         ];
         for r in reasons {
             assert_eq!(serde_json::to_value(r).ok(), Some(json!(r.name())));

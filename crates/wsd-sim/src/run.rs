@@ -492,6 +492,13 @@ impl<'s> SimHost<'s> {
                     names.get(provider)
                 ),
             ),
+            RouteReason::NegativeCache { provider } => (
+                ReasonCode::NegativeCache,
+                format!(
+                    "a SAN connect to {shown} through {} fell back recently: TCP/IP",
+                    names.get(provider)
+                ),
+            ),
         };
         (
             result,

@@ -32,8 +32,9 @@
 mod connect;
 mod listen;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use spi_types::{
     AddressFamily, ConditionResult, ServiceFlags, WsaError,
@@ -95,24 +96,32 @@ pub enum ConnectReason {
         /// Its error.
         error: WsaError,
     },
+    /// The SAN connect had not finished by the SAN deadline: the companion socket was closed
+    /// and TCP was used.
+    SanDeadline {
+        /// The provider tried.
+        provider: ProviderId,
+    },
 }
 
 impl ConnectReason {
     /// The report code: `route_match`, `no_route`, `socket_kind`, `provider_not_ready`,
-    /// `companion_socket_failed`, `san_connect_failed` or `san_connect_fatal`.
+    /// `negative_cache`, `companion_socket_failed`, `san_connect_failed`, `san_connect_fatal`
+    /// or `san_deadline`.
     pub fn code(&self) -> &'static str {
         match self {
             ConnectReason::Route(r) => r.code(),
             ConnectReason::CompanionSocketFailed { .. } => "companion_socket_failed",
             ConnectReason::SanConnectFailed { .. } => "san_connect_failed",
             ConnectReason::SanConnectFatal { .. } => "san_connect_fatal",
+            ConnectReason::SanDeadline { .. } => "san_deadline",
         }
     }
 
     /// The WSA error behind it, if any.
     pub fn wsa(&self) -> Option<WsaError> {
         match self {
-            ConnectReason::Route(_) => None,
+            ConnectReason::Route(_) | ConnectReason::SanDeadline { .. } => None,
             ConnectReason::CompanionSocketFailed { error, .. }
             | ConnectReason::SanConnectFailed { error, .. }
             | ConnectReason::SanConnectFatal { error, .. } => Some(*error),
@@ -171,6 +180,41 @@ pub enum SwitchEvent {
         /// The provider.
         provider: ProviderId,
     },
+}
+
+/// The switch's own additions to the documented connect path; each is off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectPolicy {
+    /// After a SAN connect to a destination fell back to TCP, later connects to that
+    /// destination IP go straight to TCP (reason `negative_cache`) for this long. `None`: off.
+    pub negative_cache: Option<Duration>,
+    /// A SAN connect not finished this long after it started is abandoned: the companion
+    /// socket is closed and TCP is used (reason `san_deadline`). `None`: off.
+    pub san_deadline: Option<Duration>,
+}
+
+/// Counters of finished application connects, per reason code and per outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectStats {
+    /// Finished connects per reason code.
+    pub by_reason: BTreeMap<&'static str, u64>,
+    /// Connects carried by a SAN provider.
+    pub san: u64,
+    /// Connects carried by TCP/IP.
+    pub tcp: u64,
+    /// Connects that failed.
+    pub failed: u64,
+}
+
+impl ConnectStats {
+    fn count(&mut self, r: &ConnectResult) {
+        *self.by_reason.entry(r.reason.code()).or_default() += 1;
+        match r.result {
+            Ok(Via::San(_)) => self.san += 1,
+            Ok(Via::Tcp) => self.tcp += 1,
+            Err(_) => self.failed += 1,
+        }
+    }
 }
 
 /// What a listen set up: TCP/IP always, and each SAN provider ROUTE-3 names.
@@ -242,6 +286,10 @@ struct Attempt {
     dest: SocketAddr,
     route: RouteReason,
     machine: ConnectMachine,
+    /// When the SAN deadline falls, if one is set.
+    deadline: Option<Duration>,
+    /// The deadline fell: the attempt was abandoned for TCP.
+    expired: bool,
 }
 
 enum SocketState {
@@ -282,6 +330,14 @@ pub(crate) struct Connections {
     next_event: u64,
     waiting: HashMap<EventHandle, Watched>,
     events: VecDeque<SwitchEvent>,
+    policy: ConnectPolicy,
+    now: Duration,
+    /// Destinations whose SAN connect fell back, and when their entry expires.
+    negative: HashMap<IpAddr, Duration>,
+    /// The size of `negative` after its last purge of expired entries.
+    purged_at: usize,
+    deadlines: BTreeSet<(Duration, SocketId)>,
+    stats: ConnectStats,
 }
 
 /// What a connect needs from the rest of the switch.
@@ -292,6 +348,100 @@ pub(crate) struct ConnectEnv<'a, 'e> {
 }
 
 impl Connections {
+    pub fn new(policy: ConnectPolicy) -> Self {
+        Connections {
+            policy,
+            ..Connections::default()
+        }
+    }
+
+    /// The routing decision for `dest`, with the negative cache applied: a destination whose
+    /// SAN connect fell back recently goes to TCP.
+    pub fn filter(&self, decision: RouteDecision, dest: IpAddr) -> RouteDecision {
+        match decision.target {
+            RouteTarget::San(provider)
+                if self.negative.get(&dest).is_some_and(|&t| t > self.now) =>
+            {
+                RouteDecision {
+                    target: RouteTarget::Tcp,
+                    reason: RouteReason::NegativeCache { provider },
+                }
+            }
+            _ => decision,
+        }
+    }
+
+    /// Time moves to `now` (it never goes back); attempts past their SAN deadline are
+    /// abandoned for TCP.
+    pub fn handle_timeout(&mut self, env: ConnectEnv<'_, '_>, now: Duration) {
+        self.now = self.now.max(now);
+        let due: Vec<SocketId> = self
+            .deadlines
+            .iter()
+            .take_while(|(t, _)| *t <= self.now)
+            .map(|(_, id)| *id)
+            .collect();
+        let ConnectEnv {
+            tcp,
+            providers,
+            exec,
+        } = env;
+        for id in due {
+            if let Some(AppSocket {
+                state: SocketState::Connecting(a),
+                ..
+            }) = self.sockets.get_mut(&id)
+            {
+                a.expired = true;
+                a.machine.cancel();
+            }
+            let env = ConnectEnv {
+                tcp: &mut *tcp,
+                providers: &mut *providers,
+                exec: &mut *exec,
+            };
+            if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
+                self.events
+                    .push_back(SwitchEvent::Connected { socket: id, result });
+            }
+        }
+    }
+
+    /// When the switch next needs `handle_timeout`: the earliest SAN deadline.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// The counters of finished connects.
+    pub fn stats(&self) -> &ConnectStats {
+        &self.stats
+    }
+
+    fn remember_fallback(&mut self, dest: IpAddr) {
+        let Some(ttl) = self.policy.negative_cache else {
+            return;
+        };
+        self.negative.insert(dest, self.now + ttl);
+        // Expired entries go whenever the map has doubled since the last purge: amortized
+        // constant time per insert, and the map never holds more than twice the live entries.
+        if self.negative.len() > 2 * self.purged_at.max(64) {
+            let now = self.now;
+            self.negative.retain(|_, t| *t > now);
+            self.purged_at = self.negative.len();
+        }
+    }
+
+    fn finished(&mut self, r: &ConnectResult) {
+        self.stats.count(r);
+        tracing::debug!(
+            target: "switch_core::connect",
+            reason = r.reason.code(),
+            wsa = ?r.reason.wsa(),
+            result = ?r.result,
+            "connect finished"
+        );
+    }
+
     pub fn socket(
         &mut self,
         tcp: &mut dyn TcpProvider,
@@ -396,9 +546,9 @@ impl Connections {
             RouteTarget::San(p) if s.kind == SocketKind::Stream => p,
             _ => {
                 let reason = ConnectReason::Route(decision.reason);
-                return self
-                    .connect_tcp(env.tcp, id, dest, reason)
-                    .map(ConnectStatus::Done);
+                let r = self.connect_tcp(env.tcp, id, dest, reason)?;
+                self.finished(&r);
+                return Ok(ConnectStatus::Done(r));
             }
         };
         // CONN-2: the companion binds to the TCP socket's own address, fully qualified.
@@ -440,7 +590,12 @@ impl Connections {
             dest,
             route: decision.reason,
             machine: ConnectMachine::new(local, dest, options, event),
+            deadline: self.policy.san_deadline.map(|d| self.now + d),
+            expired: false,
         };
+        if let Some(t) = attempt.deadline {
+            self.deadlines.insert((t, id));
+        }
         self.get(id)?.state = SocketState::Connecting(Box::new(attempt));
         self.waiting.insert(event, Watched::Connect(id));
         self.events.push_back(SwitchEvent::Watch(event));
@@ -876,8 +1031,12 @@ impl Connections {
                 .end()
                 .unwrap_or(AttemptEnd::Fallback(WsaError::WSAENETDOWN)),
         };
-        let (dest, event, route) = (a.dest, a.machine.event(), a.route);
+        let (dest, event, route, deadline, expired) =
+            (a.dest, a.machine.event(), a.route, a.deadline, a.expired);
         self.release(event);
+        if let Some(t) = deadline {
+            self.deadlines.remove(&(t, id));
+        }
         let s = self.get(id)?;
         let result = match end {
             AttemptEnd::Established(san) => {
@@ -899,23 +1058,37 @@ impl Connections {
                     reason: ConnectReason::SanConnectFatal { provider, error },
                 }
             }
+            AttemptEnd::Cancelled if expired => {
+                self.remember_fallback(dest.ip());
+                self.connect_tcp(env.tcp, id, dest, ConnectReason::SanDeadline { provider })?
+            }
             AttemptEnd::Cancelled => {
                 s.state = SocketState::Open;
                 return Ok(ConnectStatus::Pending);
             }
-            AttemptEnd::CompanionFailed(error) => self.connect_tcp(
-                env.tcp,
-                id,
-                dest,
-                ConnectReason::CompanionSocketFailed { provider, error },
-            )?,
-            AttemptEnd::Fallback(error) => self.connect_tcp(
-                env.tcp,
-                id,
-                dest,
-                ConnectReason::SanConnectFailed { provider, error },
-            )?,
+            AttemptEnd::CompanionFailed(error) => {
+                self.remember_fallback(dest.ip());
+                self.connect_tcp(
+                    env.tcp,
+                    id,
+                    dest,
+                    ConnectReason::CompanionSocketFailed { provider, error },
+                )?
+            }
+            AttemptEnd::Fallback(error) => {
+                self.remember_fallback(dest.ip());
+                self.connect_tcp(
+                    env.tcp,
+                    id,
+                    dest,
+                    ConnectReason::SanConnectFailed { provider, error },
+                )?
+            }
         };
+        if result.result.is_ok_and(|v| v != Via::Tcp) {
+            self.negative.remove(&dest.ip());
+        }
+        self.finished(&result);
         Ok(ConnectStatus::Done(result))
     }
 }

@@ -65,6 +65,12 @@ pub enum RouteReason {
         /// The kind that decided.
         kind: SocketKind,
     },
+    /// A SAN connect to this destination fell back to TCP a short while ago, so the switch goes
+    /// straight to TCP until the negative-cache entry expires. Code `negative_cache`.
+    NegativeCache {
+        /// The provider the table names.
+        provider: ProviderId,
+    },
     /// The destination matched `subnet` of `provider`, but the caller says that provider is not
     /// ready. Code `provider_not_ready`.
     ProviderNotReady {
@@ -76,14 +82,15 @@ pub enum RouteReason {
 }
 
 impl RouteReason {
-    /// Stable snake_case code for reports: `route_match`, `no_route`, `socket_kind` or
-    /// `provider_not_ready`.
+    /// Stable snake_case code for reports: `route_match`, `no_route`, `socket_kind`,
+    /// `provider_not_ready` or `negative_cache`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::RouteMatch { .. } => "route_match",
             Self::NoRoute => "no_route",
             Self::SocketKind { .. } => "socket_kind",
             Self::ProviderNotReady { .. } => "provider_not_ready",
+            Self::NegativeCache { .. } => "negative_cache",
         }
     }
 }
@@ -99,6 +106,10 @@ impl fmt::Display for RouteReason {
             Self::ProviderNotReady { subnet, provider } => write!(
                 f,
                 "the destination is in subnet {subnet} of {provider}, which is not ready"
+            ),
+            Self::NegativeCache { provider } => write!(
+                f,
+                "a SAN connect to the destination through {provider} fell back to TCP/IP recently"
             ),
         }
     }
