@@ -108,6 +108,7 @@ pub mod provider;
 mod providers;
 pub mod report;
 pub mod routing;
+pub mod session;
 pub mod startup;
 pub mod switch;
 pub mod teardown;
