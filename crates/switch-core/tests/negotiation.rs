@@ -36,7 +36,7 @@ fn conn_7_the_message_layout_byte_by_byte() {
         ..sample()
     };
     assert_eq!(&m.encode()[8..10], &[2, 0], "flags: rdma_read");
-    assert!(MAX_NEGOTIATION_SIZE <= 256);
+    const { assert!(MAX_NEGOTIATION_SIZE <= 256) };
 }
 
 #[test]
