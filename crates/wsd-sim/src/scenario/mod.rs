@@ -79,7 +79,7 @@ pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
 pub use mock_provider::guid_for_name;
 pub use model::{
     Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
-    Registration, RegistrationValue, Scenario, SendResult, Step,
+    Registration, RegistrationValue, Scenario, SendResult, Step, SwitchSettings,
 };
 pub use parse::{Ops, parse, parse_with};
 pub use spi_types::WsaError;

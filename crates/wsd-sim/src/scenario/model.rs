@@ -41,8 +41,21 @@ pub struct Host {
     pub providers: Vec<ProviderSpec>,
     /// Extra values of the SAN registration list.
     pub registrations: Vec<Registration>,
+    /// The switch's own settings on this host (`[host.switch]`).
+    pub switch: SwitchSettings,
     /// The line of the `[[host]]` header.
     pub line: usize,
+}
+
+/// `[host.switch]`: the switch's own settings on a host; 0 turns a timer off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SwitchSettings {
+    /// The negative cache's time limit in ms (0: off).
+    pub negative_cache_ms: u64,
+    /// The SAN deadline in ms (0: off).
+    pub san_deadline_ms: u64,
+    /// Receives posted per SAN connection (`None`: the switch's default).
+    pub receive_buffers: Option<u32>,
 }
 
 impl Host {
@@ -91,6 +104,8 @@ pub struct ProviderSpec {
     pub cleanup: Outcome,
     /// Forced connect errors per remote address (overrides the topology on the SAN side).
     pub connect_errors: BTreeMap<IpAddr, WsaError>,
+    /// Simulated time a SAN connect through this provider takes, in ms.
+    pub connect_delay_ms: u64,
     /// The line of the `[[host.provider]]` header.
     pub line: usize,
 }

@@ -12,7 +12,7 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ErrorKind, ScenarioError, ScenarioErrors};
 use super::model::{
     Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
-    Registration, RegistrationValue, Scenario, Step,
+    Registration, RegistrationValue, Scenario, Step, SwitchSettings,
 };
 use super::values::{
     AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, ShutdownHow, check_name,
@@ -24,7 +24,10 @@ use super::values::{
 /// The keys of the top level.
 pub(crate) const ROOT_KEYS: &[&str] = &["host", "step"];
 /// The keys of a `[[host]]`.
-pub(crate) const HOST_KEYS: &[&str] = &["name", "interfaces", "provider", "registration"];
+pub(crate) const HOST_KEYS: &[&str] = &["name", "interfaces", "provider", "registration", "switch"];
+/// The keys of a `[host.switch]`.
+pub(crate) const SWITCH_KEYS: &[&str] =
+    &["negative_cache_ms", "san_deadline_ms", "receive_buffers"];
 /// The keys of a `[[host.provider]]`.
 pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "name",
@@ -45,6 +48,7 @@ pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "panic_at",
     "cleanup",
     "connect_errors",
+    "connect_delay_ms",
 ];
 /// The keys of a `[[host.registration]]`.
 pub(crate) const REGISTRATION_KEYS: &[&str] = &["name", "guid", "hex"];
@@ -501,12 +505,69 @@ impl Parser<'_> {
                 registrations.push(r);
             }
         }
+        let switch = tab
+            .item("switch")
+            .map(|it| self.switch_settings(&it))
+            .unwrap_or_default();
         Host {
             name,
             interfaces,
             providers,
             registrations,
+            switch,
             line: self.line(tab.span.start),
+        }
+    }
+
+    /// An optional non-negative integer key, at most `max`.
+    fn get_u64(
+        &mut self,
+        tab: &Table<'_, '_>,
+        key: &str,
+        max: u64,
+        range: &'static str,
+    ) -> Option<u64> {
+        let it = tab.item(key)?;
+        let v = self.integer(&it)?;
+        match u64::try_from(v) {
+            Ok(n) if n <= max => Some(n),
+            _ => {
+                self.error(
+                    &it.span,
+                    it.key.clone(),
+                    ErrorKind::OutOfRange {
+                        value: v.to_string(),
+                        range,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn switch_settings(&mut self, it: &Item<'_, '_>) -> SwitchSettings {
+        let Some(t) = it.value.as_table() else {
+            self.wrong_type(it, "a table [host.switch]");
+            return SwitchSettings::default();
+        };
+        let tab = Table {
+            t,
+            path: it.key.clone(),
+            span: it.span.clone(),
+        };
+        self.unknown_keys(&tab, SWITCH_KEYS);
+        const DAY: u64 = 86_400_000;
+        SwitchSettings {
+            negative_cache_ms: self
+                .get_u64(&tab, "negative_cache_ms", DAY, "0 to 86400000 (a day)")
+                .unwrap_or(0),
+            san_deadline_ms: self
+                .get_u64(&tab, "san_deadline_ms", DAY, "0 to 86400000 (a day)")
+                .unwrap_or(0),
+            receive_buffers: self
+                .get_u64(&tab, "receive_buffers", 4096, "1 to 4096")
+                .filter(|n| *n > 0)
+                .map(|n| n as u32),
         }
     }
 
@@ -558,6 +619,9 @@ impl Parser<'_> {
             .item("connect_errors")
             .map(|it| self.connect_errors(&it))
             .unwrap_or_default();
+        let connect_delay_ms = self
+            .get_u64(tab, "connect_delay_ms", 86_400_000, "0 to 86400000 (a day)")
+            .unwrap_or(0);
         let name = name?;
         Some(ProviderSpec {
             guid: guid.unwrap_or_else(|| guid_for_name(&name)),
@@ -578,6 +642,7 @@ impl Parser<'_> {
             panic_at,
             cleanup,
             connect_errors,
+            connect_delay_ms,
             line: self.line(tab.span.start),
         })
     }
