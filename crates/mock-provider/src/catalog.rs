@@ -10,6 +10,7 @@ use switch_core::catalog::{Catalog, CatalogEntry};
 use switch_core::provider::{ProviderLoader, SanProvider};
 
 use crate::config::MockConfig;
+use crate::fabric::{Fabric, FabricError};
 use crate::provider::{CallLog, MockProvider, SharedConfig};
 
 /// A catalog held in memory. Every change moves its generation on, as
@@ -104,12 +105,17 @@ impl Catalog for MockCatalog {
 /// Makes mock providers for catalog entries, by GUID, all logging into one [`CallLog`]. The
 /// configurations stay shared with the loader, so a test can change a provider the switch
 /// already holds (for example its addresses, before an address change).
+///
+/// Attached to a host of a [`Fabric`] ([`attach`](Self::attach)), every provider it makes is
+/// attached to that host, and the addresses of every configuration it holds belong to the
+/// host (loaded or not: the NIC is there).
 #[derive(Debug, Default)]
 pub struct MockLoader {
     configs: BTreeMap<Guid, SharedConfig>,
     log: CallLog,
     width: PointerWidth,
     load_errors: BTreeMap<Guid, WsaError>,
+    fabric: Option<(Fabric, usize)>,
 }
 
 impl MockLoader {
@@ -120,9 +126,34 @@ impl MockLoader {
 
     /// Adds the provider `config` describes.
     pub fn add(&mut self, config: MockConfig) -> &mut Self {
-        self.configs
-            .insert(config.guid, Arc::new(Mutex::new(config)));
+        let guid = config.guid;
+        let shared = Arc::new(Mutex::new(config));
+        if let Some((fabric, host)) = &self.fabric {
+            // The host was checked when the loader was attached.
+            fabric.add_host_config(*host, &shared).ok();
+        }
+        self.configs.insert(guid, shared);
         self
+    }
+
+    /// Attaches the loader to `host` of `fabric`: the providers it holds and will hold belong
+    /// to the host, and every provider it makes from now on is attached to it (see
+    /// [`MockProvider::attach`]). A loader is attached once.
+    pub fn attach(&mut self, fabric: &Fabric, host: usize) -> Result<&mut Self, FabricError> {
+        if self.fabric.is_some() {
+            return Err(FabricError::AlreadyAttached);
+        }
+        fabric.check_host(host)?;
+        for config in self.configs.values() {
+            fabric.add_host_config(host, config)?;
+        }
+        self.fabric = Some((fabric.clone(), host));
+        Ok(self)
+    }
+
+    /// The fabric and host it is attached to, if any.
+    pub fn attachment(&self) -> Option<(&Fabric, usize)> {
+        self.fabric.as_ref().map(|(f, h)| (f, *h))
     }
 
     /// Makes loading `guid` fail with `error` (a DLL that cannot be loaded).
@@ -170,10 +201,11 @@ impl ProviderLoader for MockLoader {
             .get(&guid)
             .cloned()
             .ok_or(WsaError::WSAEPROVIDERFAILEDINIT)?;
-        Ok(Box::new(MockProvider::shared(
-            config,
-            self.log.clone(),
-            self.width,
-        )))
+        let mut mock = MockProvider::shared(config, self.log.clone(), self.width);
+        if let Some((fabric, host)) = &self.fabric {
+            mock.attach(fabric, *host)
+                .map_err(|_| WsaError::WSAEPROVIDERFAILEDINIT)?;
+        }
+        Ok(Box::new(mock))
     }
 }

@@ -149,9 +149,15 @@ pub struct MockConfig {
     /// `WSPEnumNetworkEvents` on the socket reports `FD_CONNECT` with the error of
     /// [`connect_errors`](Self::connect_errors), or success.
     pub connect_pending: bool,
+    /// On a fabric ([`Fabric`](crate::fabric::Fabric)): how long, in simulated milliseconds,
+    /// the answer to a connect takes to come back — a `WSAETIMEDOUT` for a destination nobody
+    /// serves, and the result of a connect the listener accepted or refused. 0 (the default)
+    /// means at once. Without a fabric it plays no part.
+    pub connect_delay_ms: u64,
     /// `WSPSetSockOpt`'s result (`Ok` by default).
     pub set_option: Result<(), WsaError>,
-    /// The SAN fabric it is attached to.
+    /// The name of the SAN fabric its NICs are cabled to: on a
+    /// [`Fabric`](crate::fabric::Fabric), a connect reaches only providers with the same name.
     pub fabric: String,
 }
 
@@ -181,6 +187,7 @@ impl MockConfig {
             cleanup: Ok(()),
             connect_errors: BTreeMap::new(),
             connect_pending: false,
+            connect_delay_ms: 0,
             set_option: Ok(()),
             fabric: "san0".to_owned(),
         }
@@ -283,6 +290,20 @@ impl MockConfig {
     /// Forces connects to `remote` to fail with `error`.
     pub fn with_connect_error(mut self, remote: IpAddr, error: WsaError) -> Self {
         self.connect_errors.insert(remote, error);
+        self
+    }
+
+    /// Makes `WSPConnect` answer `WSAEWOULDBLOCK` and report its result through `FD_CONNECT`
+    /// (see [`connect_pending`](Self::connect_pending)).
+    pub fn with_connect_pending(mut self, pending: bool) -> Self {
+        self.connect_pending = pending;
+        self
+    }
+
+    /// Sets how long connect answers take on a fabric (see
+    /// [`connect_delay_ms`](Self::connect_delay_ms)).
+    pub fn with_connect_delay_ms(mut self, ms: u64) -> Self {
+        self.connect_delay_ms = ms;
         self
     }
 

@@ -12,6 +12,11 @@
 //! its entries. [`MockConfig::winofed`] is a ready-made profile that behaves like the
 //! open-source WinOFED InfiniBand WSD provider.
 //!
+//! A [`Fabric`] puts several hosts in one process: each host's mock SAN providers (attached
+//! through [`MockLoader::attach`]) and mock TCP/IP provider ([`MockTcp::attached`]) connect to
+//! the others' listeners as the topology says, with a simulated clock and a queue of signalled
+//! events, and no thread, clock or network of the real world.
+//!
 //! ```
 //! use mock_provider::{MockCatalog, MockConfig, MockLoader};
 //! use switch_core::{ProviderState, Switch, SwitchConfig};
@@ -34,10 +39,15 @@
 
 pub mod catalog;
 pub mod config;
+pub mod fabric;
 pub mod provider;
 pub mod tcp;
 
 pub use catalog::{MockCatalog, MockLoader};
 pub use config::{AddressFault, MockConfig, RawAddressList, guid_for_name};
+pub use fabric::{
+    ConnectionEnd, ConnectionInfo, Fabric, FabricError, HostConnection, HostInfo, ListenerInfo,
+    Role, Transport,
+};
 pub use provider::{CallDetail, CallLog, LoggedCall, MockProvider, SharedConfig};
 pub use tcp::{MockTcp, TcpCall};

@@ -1,6 +1,14 @@
 //! The mock SAN provider: a [`SanProvider`] that does what its [`MockConfig`] says and logs
 //! every call it receives.
+//!
+//! On its own, a mock's connects succeed at once (or fail with the configured error), and its
+//! listeners never see a connect. Attached to a [`Fabric`] ([`MockProvider::attach`], or every
+//! provider of a [`MockLoader`](crate::MockLoader) through
+//! [`MockLoader::attach`](crate::MockLoader::attach)), its sockets take part in the fabric's
+//! network: connects reach listeners of other hosts' providers, which accept or refuse them
+//! (see the [`fabric`](crate::fabric) module for every rule).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
@@ -17,6 +25,7 @@ use switch_core::provider::{
 use switch_core::trace::Call;
 
 use crate::config::{AddressFault, MockConfig};
+use crate::fabric::{AcceptDecision, Fabric, FabricError, SanAttachment};
 
 /// What a logged call carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,10 +139,13 @@ pub struct MockProvider {
     upcalls: Option<Arc<dyn Upcalls>>,
     started: u32,
     next_socket: u64,
-    sockets: Vec<(ProviderSocket, SwitchSocket)>,
+    /// Open sockets and the switch's handle of each.
+    sockets: HashMap<ProviderSocket, SwitchSocket>,
     address_queries: u32,
-    /// Sockets with a connect under way, and where to.
-    pending: Vec<(ProviderSocket, IpAddr)>,
+    /// Without a fabric: sockets with a connect under way, and where to.
+    pending: HashMap<ProviderSocket, IpAddr>,
+    /// Its place on a fabric, if attached.
+    fabric: Option<SanAttachment>,
 }
 
 impl std::fmt::Debug for MockProvider {
@@ -141,6 +153,7 @@ impl std::fmt::Debug for MockProvider {
         f.debug_struct("MockProvider")
             .field("name", &self.cfg().name)
             .field("started", &self.started)
+            .field("fabric", &self.fabric)
             .finish_non_exhaustive()
     }
 }
@@ -160,9 +173,58 @@ impl MockProvider {
             upcalls: None,
             started: 0,
             next_socket: 0,
-            sockets: Vec::new(),
+            sockets: HashMap::new(),
             address_queries: 0,
-            pending: Vec::new(),
+            pending: HashMap::new(),
+            fabric: None,
+        }
+    }
+
+    /// Attaches the mock to `host` of `fabric`: its configuration's addresses belong to the
+    /// host from now on, it serves them on its fabric ([`MockConfig::fabric`]) while it is
+    /// started, and its sockets connect and listen on the fabric. Sockets it already has
+    /// join as they are (unbound, no event). A mock is attached once; dropping it withdraws
+    /// it.
+    pub fn attach(&mut self, fabric: &Fabric, host: usize) -> Result<(), FabricError> {
+        if self.fabric.is_some() {
+            return Err(FabricError::AlreadyAttached);
+        }
+        self.fabric = Some(SanAttachment::attach(
+            fabric,
+            host,
+            &self.config,
+            self.started > 0,
+            self.sockets.keys().copied(),
+        )?);
+        Ok(())
+    }
+
+    /// The host it is attached to, if it is on a fabric.
+    pub fn host(&self) -> Option<usize> {
+        self.fabric.as_ref().map(SanAttachment::host)
+    }
+
+    /// The fabric it is attached to, if any.
+    pub fn fabric(&self) -> Option<&Fabric> {
+        self.fabric.as_ref().map(SanAttachment::fabric)
+    }
+
+    /// Makes a provider socket and its switch handle (`WPUCreateSocketHandle`).
+    fn new_socket(&mut self) -> Result<ProviderSocket, WsaError> {
+        let upcalls = self.upcalls.clone().ok_or(WsaError::WSANOTINITIALISED)?;
+        self.next_socket += 1;
+        let mine = ProviderSocket(0x5000 + self.next_socket);
+        let theirs = upcalls.create_socket_handle(0, mine.0)?;
+        self.sockets.insert(mine, theirs);
+        Ok(mine)
+    }
+
+    /// Forgets a socket and closes its switch handle (`WPUCloseSocketHandle`).
+    fn drop_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
+        let theirs = self.sockets.remove(&socket).ok_or(WsaError::WSAENOTSOCK)?;
+        match &self.upcalls {
+            Some(u) => u.close_socket_handle(theirs),
+            None => Ok(()),
         }
     }
 
@@ -309,6 +371,9 @@ impl SanProvider for MockProvider {
         cfg.startup?;
         self.started += 1;
         self.upcalls = Some(upcalls);
+        if let Some(f) = &self.fabric {
+            f.set_started(true);
+        }
         Ok(StartupAnswer {
             data: WspData {
                 version: cfg.version,
@@ -324,6 +389,11 @@ impl SanProvider for MockProvider {
             return Err(WsaError::WSANOTINITIALISED);
         }
         self.started -= 1;
+        if self.started == 0
+            && let Some(f) = &self.fabric
+        {
+            f.set_started(false);
+        }
         self.cfg().cleanup
     }
 
@@ -344,31 +414,38 @@ impl SanProvider for MockProvider {
             },
         );
         self.cfg().socket?;
-        let upcalls = self.upcalls.clone().ok_or(WsaError::WSANOTINITIALISED)?;
-        self.next_socket += 1;
-        let mine = ProviderSocket(0x5000 + self.next_socket);
-        let theirs = upcalls.create_socket_handle(0, mine.0)?;
-        self.sockets.push((mine, theirs));
+        let mine = self.new_socket()?;
+        if let Some(f) = &self.fabric {
+            f.socket_opened(mine);
+        }
         Ok(mine)
     }
 
-    fn bind(&mut self, _socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError> {
+    fn bind(&mut self, socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError> {
         self.enter(Call::Bind, CallDetail::Address(address));
         let listed = self.cfg().listed_addresses();
-        if address.ip().is_unspecified() || listed.contains(&address.ip()) {
-            Ok(())
-        } else {
-            Err(WsaError::WSAEADDRNOTAVAIL)
+        if !(address.ip().is_unspecified() || listed.contains(&address.ip())) {
+            return Err(WsaError::WSAEADDRNOTAVAIL);
+        }
+        match &self.fabric {
+            Some(f) => f.bind(socket, address),
+            None => Ok(()),
         }
     }
 
-    fn listen(&mut self, socket: ProviderSocket, _backlog: i32) -> Result<(), WsaError> {
+    fn listen(&mut self, socket: ProviderSocket, backlog: i32) -> Result<(), WsaError> {
         self.enter(Call::Listen, CallDetail::Socket2(socket));
-        Ok(())
+        match &self.fabric {
+            Some(f) => f.listen(socket, backlog),
+            None => Ok(()),
+        }
     }
 
     fn connect(&mut self, socket: ProviderSocket, address: SocketAddr) -> Result<(), WsaError> {
         self.enter(Call::Connect, CallDetail::Address(address));
+        if let Some(f) = &self.fabric {
+            return f.connect(socket, address);
+        }
         let (pending, error) = {
             let c = self.cfg();
             (
@@ -377,7 +454,7 @@ impl SanProvider for MockProvider {
             )
         };
         if pending {
-            self.pending.push((socket, address.ip()));
+            self.pending.insert(socket, address.ip());
             return Err(WsaError::WSAEWOULDBLOCK);
         }
         error.map_or(Ok(()), Err)
@@ -397,26 +474,48 @@ impl SanProvider for MockProvider {
     fn accept(
         &mut self,
         socket: ProviderSocket,
-        _condition: &mut dyn FnMut(&ConditionArgs) -> ConditionResult,
+        condition: &mut dyn FnMut(&ConditionArgs) -> ConditionResult,
     ) -> Result<Accepted, WsaError> {
         self.enter(Call::Accept, CallDetail::Socket2(socket));
-        Err(WsaError::WSAEWOULDBLOCK)
+        let Some(f) = &self.fabric else {
+            return Err(WsaError::WSAEWOULDBLOCK);
+        };
+        let offer = f.accept_offer(socket)?;
+        // The condition function runs with no lock held: it may look at the fabric.
+        let decision = match condition(&offer.args) {
+            ConditionResult::Accept => AcceptDecision::Accept(self.new_socket()),
+            ConditionResult::Reject => AcceptDecision::Reject,
+            ConditionResult::Defer => AcceptDecision::Defer,
+        };
+        let Some(f) = &self.fabric else {
+            return Err(WsaError::WSAENETDOWN);
+        };
+        let answer = f.accept_finish(socket, offer, decision);
+        if answer.is_err()
+            && let AcceptDecision::Accept(Ok(made)) = decision
+        {
+            // The fabric did not take the socket made for the connection: undo it.
+            self.drop_socket(made).ok();
+        }
+        answer
     }
 
     fn event_select(
         &mut self,
         socket: ProviderSocket,
-        _event: EventHandle,
+        event: EventHandle,
         events: NetworkEvents,
     ) -> Result<(), WsaError> {
         self.enter(Call::EventSelect, CallDetail::Socket2(socket));
-        if events
+        if !events
             .difference(NetworkEvents::ACCEPT | NetworkEvents::CONNECT)
             .is_empty()
         {
-            Ok(())
-        } else {
-            Err(WsaError::WSAEINVAL)
+            return Err(WsaError::WSAEINVAL);
+        }
+        match &self.fabric {
+            Some(f) => f.event_select(socket, event, events),
+            None => Ok(()),
         }
     }
 
@@ -426,9 +525,11 @@ impl SanProvider for MockProvider {
         _event: Option<EventHandle>,
     ) -> Result<WsaNetworkEvents, WsaError> {
         self.enter(Call::EnumNetworkEvents, CallDetail::Socket2(socket));
+        if let Some(f) = &self.fabric {
+            return f.enum_network_events(socket);
+        }
         let mut events = WsaNetworkEvents::default();
-        if let Some(i) = self.pending.iter().position(|(s, _)| *s == socket) {
-            let (_, ip) = self.pending.remove(i);
+        if let Some(ip) = self.pending.remove(&socket) {
             let error = self.cfg().connect_errors.get(&ip).copied();
             events.set(NetworkEvents::CONNECT, error);
         }
@@ -478,16 +579,14 @@ impl SanProvider for MockProvider {
 
     fn close_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
         self.enter(Call::CloseSocket, CallDetail::Socket2(socket));
-        self.pending.retain(|(s, _)| *s != socket);
-        let i = self
-            .sockets
-            .iter()
-            .position(|(m, _)| *m == socket)
-            .ok_or(WsaError::WSAENOTSOCK)?;
-        let (_, theirs) = self.sockets.remove(i);
-        match &self.upcalls {
-            Some(u) => u.close_socket_handle(theirs),
-            None => Ok(()),
+        self.pending.remove(&socket);
+        if !self.sockets.contains_key(&socket) {
+            return Err(WsaError::WSAENOTSOCK);
         }
+        if let Some(f) = &self.fabric {
+            // The fabric knows every socket the mock has; nothing to report if it disagrees.
+            f.close(socket).ok();
+        }
+        self.drop_socket(socket)
     }
 }

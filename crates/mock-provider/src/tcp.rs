@@ -1,5 +1,7 @@
 //! A mock TCP/IP provider: sockets, binds with ephemeral ports, connects that succeed unless
-//! the destination is set to fail, and a log of every call.
+//! the destination is set to fail, and a log of every call. Attached to a
+//! [`Fabric`], its listeners and connects follow the fabric's hosts instead (see
+//! [`MockTcp::attached`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use spi_types::{AddressFamily, WsaError};
 use switch_core::provider::{TcpProvider, TcpSocket};
 use switch_core::routing::SocketKind;
+
+use crate::fabric::{Fabric, FabricError, TcpAttachment};
 
 /// One call the mock TCP/IP provider received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +40,35 @@ pub struct MockTcp {
     pub connect_errors: BTreeMap<IpAddr, WsaError>,
     /// Every call, in order.
     pub calls: Vec<TcpCall>,
+    fabric: Option<TcpAttachment>,
 }
 
 impl MockTcp {
     /// A TCP/IP provider where every connect succeeds.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The TCP/IP provider of `host` on `fabric`. `listen` registers a listener on the bound
+    /// address for the host; `connect` succeeds only when a host owning the destination
+    /// listens on it (else `WSAECONNREFUSED`, or `WSAEHOSTUNREACH` when no host owns it) and
+    /// records the connection; [`connect_errors`](Self::connect_errors) still come first;
+    /// `close` removes the socket's listener and closes its connection.
+    pub fn attached(fabric: &Fabric, host: usize) -> Result<Self, FabricError> {
+        Ok(MockTcp {
+            fabric: Some(TcpAttachment::attach(fabric, host)?),
+            ..Self::default()
+        })
+    }
+
+    /// The host it is attached to, if it is on a fabric.
+    pub fn host(&self) -> Option<usize> {
+        self.fabric.as_ref().map(TcpAttachment::host)
+    }
+
+    /// The fabric it is attached to, if any.
+    pub fn fabric(&self) -> Option<&Fabric> {
+        self.fabric.as_ref().map(TcpAttachment::fabric)
     }
 
     /// How many sockets are open.
@@ -71,6 +98,9 @@ impl TcpProvider for MockTcp {
         self.next += 1;
         let s = TcpSocket(self.next);
         self.open.insert(s, None);
+        if let Some(f) = &self.fabric {
+            f.socket_opened(s);
+        }
         self.calls.push(TcpCall::Socket(s, kind));
         Ok(s)
     }
@@ -120,19 +150,33 @@ impl TcpProvider for MockTcp {
                 l
             }
         };
-        Ok(local)
+        match &self.fabric {
+            Some(f) => {
+                let local = f.connect(socket, local, address)?;
+                self.open.insert(socket, Some(local));
+                Ok(local)
+            }
+            None => Ok(local),
+        }
     }
 
     fn listen(&mut self, socket: TcpSocket, backlog: i32) -> Result<(), WsaError> {
         self.calls.push(TcpCall::Listen(socket, backlog));
-        Ok(())
+        match &self.fabric {
+            Some(f) => {
+                let bound = *self.open.get(&socket).ok_or(WsaError::WSAENOTSOCK)?;
+                f.listen(socket, bound, backlog)
+            }
+            None => Ok(()),
+        }
     }
 
     fn close(&mut self, socket: TcpSocket) -> Result<(), WsaError> {
         self.calls.push(TcpCall::Close(socket));
-        self.open
-            .remove(&socket)
-            .map(|_| ())
-            .ok_or(WsaError::WSAENOTSOCK)
+        self.open.remove(&socket).ok_or(WsaError::WSAENOTSOCK)?;
+        if let Some(f) = &self.fabric {
+            f.close(socket);
+        }
+        Ok(())
     }
 }
