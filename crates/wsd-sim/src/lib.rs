@@ -10,8 +10,9 @@
 //! - [`scenario`]: the typed scenario model and its parser/validator (every error with key
 //!   and line).
 //! - [`report`]: the JSON report's types (the fixed field names of `docs/scenario.md`).
-//! - [`run`]: the runner: one switch-core `Switch` per host over mock-provider's catalog and
-//!   loader, the steps in order, and the report.
+//! - [`run`]: the runner: one switch-core `Switch` per host over mock-provider's catalog,
+//!   loader and TCP/IP provider, all hosts on one mock fabric, the steps in order, and the
+//!   report. Connection steps (connect, listen, close, advance) run across the hosts.
 //! - [`render`]: the report as JSON, text or a Mermaid sequence diagram.
 //! - [`cli`]: the command line (`run`, `explain`, `check`) and its exit codes.
 //!
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod cli;
+mod net;
 pub mod render;
 pub mod report;
 pub mod run;

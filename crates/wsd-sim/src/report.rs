@@ -22,6 +22,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// The scenario's steps with their results.
     pub steps: Vec<StepReport>,
+    /// Every application connection end that was established, both ends of each connection.
+    pub connections: Vec<ConnectionReport>,
     /// Every provider call, in order.
     pub trace: Vec<TraceEvent>,
     /// Counts.
@@ -150,6 +152,29 @@ pub struct StepReport {
     pub ok: bool,
     /// (ours) The line of the step in the scenario file.
     pub line: usize,
+}
+
+/// One end of an application connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionReport {
+    /// The host of this end.
+    pub host: String,
+    /// The connect step's `id`, or a generated `c<n>`; both ends share it.
+    pub id: String,
+    /// This end's address.
+    pub local: String,
+    /// The other end's address.
+    pub remote: String,
+    /// `"san:<provider>"` or `"tcp"`.
+    pub via: String,
+    /// The connect's reason; for the accepting end, the listener's.
+    pub reason: StepReason,
+    /// `"open"` or `"closed"`.
+    pub state: String,
+    /// Bytes this end sent (0 until the data path exists).
+    pub bytes_sent: u64,
+    /// Bytes this end received (0 until the data path exists).
+    pub bytes_received: u64,
 }
 
 /// Why a connect or explain went where it went.
@@ -329,6 +354,7 @@ mod tests {
         summary.steps.add(false, "san:ibal", ReasonCode::RouteMatch);
         Report {
             hosts: vec!["alpha".into(), "beta".into()],
+            connections: Vec::new(),
             providers: vec![
                 ProviderReport {
                     host: "alpha".into(),
@@ -418,6 +444,7 @@ mod tests {
         assert_eq!(
             keys(&v),
             [
+                "connections",
                 "diagnostics",
                 "hosts",
                 "providers",

@@ -30,13 +30,15 @@
 //!   it is: a multicast address, the broadcast address (255.255.255.255), or the broadcast
 //!   address of the SAN subnet the destination fell in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use ipnet::IpNet;
-use mock_provider::{MockCatalog, MockConfig, MockLoader};
+use mock_provider::{Fabric, MockCatalog, MockConfig, MockLoader, MockTcp};
 use serde_json::json;
 use spi_types::{DecodeError, WsaError};
+use switch_core::connection::{ConnectPolicy, ConnectResult as CoreConnect, SocketId, SwitchEvent};
 use switch_core::report::{
     Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
 };
@@ -48,9 +50,10 @@ use switch_core::{
     SwitchReport,
 };
 
+use crate::net::{self, Named};
 use crate::report::{
-    Diagnostic, ExtensionFlags, HostSummary, ProviderReason, ProviderReport, ProviderState,
-    ReasonCode, Report, Route, StepReason, StepReport, TraceEvent,
+    ConnectionReport, Diagnostic, ExtensionFlags, HostSummary, ProviderReason, ProviderReport,
+    ProviderState, ReasonCode, Report, Route, StepReason, StepReport, TraceEvent,
 };
 use crate::scenario::{
     Action, AddressChange, ErrorKind, Host, Op, Outcome, Profile, ProviderSpec, RegistrationValue,
@@ -117,6 +120,10 @@ pub struct Simulation<'s> {
     hosts: Vec<SimHost<'s>>,
     trace: Vec<TraceEvent>,
     steps: Vec<StepReport>,
+    /// What connect and listen steps named by `id` (or generated ids).
+    named: HashMap<String, Named>,
+    connections: Vec<ConnectionReport>,
+    generated: usize,
 }
 
 impl std::fmt::Debug for Simulation<'_> {
@@ -129,13 +136,22 @@ impl std::fmt::Debug for Simulation<'_> {
 }
 
 /// One simulated host.
-struct SimHost<'s> {
-    spec: &'s Host,
+pub(crate) struct SimHost<'s> {
+    pub(crate) spec: &'s Host,
     catalog: MockCatalog,
     loader: MockLoader,
-    switch: Switch,
+    pub(crate) switch: Switch,
+    pub(crate) tcp: MockTcp,
+    pub(crate) fabric: Fabric,
     installed: BTreeSet<String>,
     traced: usize,
+    /// The trace of every host in the order the calls were made: (host index, event).
+    pub(crate) log: std::rc::Rc<std::cell::RefCell<Vec<(usize, CoreTrace)>>>,
+    index: usize,
+    /// Connects that finished after they were pending.
+    pub(crate) finished: HashMap<SocketId, CoreConnect>,
+    /// SAN connections accepted and not yet taken: (listener, socket).
+    pub(crate) accepted: Vec<(SocketId, SocketId)>,
 }
 
 /// Runs `scenario`: initializes every host, runs every step, and returns the report with the
@@ -164,9 +180,15 @@ impl<'s> Simulation<'s> {
             hosts: Vec::new(),
             trace: Vec::new(),
             steps: Vec::new(),
+            named: HashMap::new(),
+            connections: Vec::new(),
+            generated: 0,
         };
+        let fabric = Fabric::new();
+        let log = std::rc::Rc::default();
         for spec in &scenario.hosts {
-            let mut host = SimHost::new(spec);
+            let index = fabric.add_host(&spec.name, spec.interfaces.iter().map(|n| n.addr()));
+            let mut host = SimHost::new(spec, &fabric, index, &log);
             host.switch
                 .initialize(&host.catalog, &mut host.loader, spec.interfaces.clone());
             sim.collect_trace_of(&mut host, None);
@@ -186,23 +208,166 @@ impl<'s> Simulation<'s> {
             .ok_or_else(|| RunError::UnknownHost(name.to_owned()))
     }
 
+    /// Moves the calls recorded since the last time into the report's trace, in the order they
+    /// were made across the hosts.
     fn collect_trace_of(&mut self, host: &mut SimHost<'_>, step: Option<usize>) {
-        let events = &host.switch.trace()[host.traced..];
-        let names = NameMap::new(&host.switch.report());
-        for ev in events {
+        host.flush_trace();
+        let log = std::mem::take(&mut *host.log.borrow_mut());
+        for (h, ev) in log {
+            let x = if h == host.index {
+                &*host
+            } else {
+                match self.hosts.iter().find(|x| x.index == h) {
+                    Some(x) => x,
+                    None => continue,
+                }
+            };
+            let names = NameMap::new(&x.switch.report());
             self.trace
-                .push(trace_event(&host.spec.name, ev, step, &names));
+                .push(trace_event(&x.spec.name, &ev, step, &names));
         }
-        host.traced = host.switch.trace().len();
     }
 
     fn step(&mut self, index: usize, step: &Step) -> Result<StepReport, RunError> {
         let h = self.host_index(&step.host)?;
+        if matches!(
+            step.action,
+            Action::Connect { .. }
+                | Action::Listen { .. }
+                | Action::Close { .. }
+                | Action::Advance { .. }
+        ) {
+            let out = self.net_step(h, step);
+            self.collect_all_traces(index);
+            return out;
+        }
         let mut host = self.hosts.remove(h);
         let out = host.step(step);
         self.collect_trace_of(&mut host, Some(index));
         self.hosts.insert(h, host);
         out
+    }
+
+    fn collect_all_traces(&mut self, index: usize) {
+        for host in &mut self.hosts {
+            host.flush_trace();
+        }
+        let Some(mut first) = (!self.hosts.is_empty()).then(|| self.hosts.remove(0)) else {
+            return;
+        };
+        self.collect_trace_of(&mut first, Some(index));
+        self.hosts.insert(0, first);
+    }
+
+    /// A connection step, which may involve every host.
+    fn net_step(&mut self, h: usize, step: &Step) -> Result<StepReport, RunError> {
+        let mut reason = None;
+        let mut expected = None;
+        let mut listeners = None;
+        let (target, result) = match &step.action {
+            Action::Connect {
+                to,
+                from,
+                kind,
+                id,
+                expect,
+            } => {
+                expected = expect.as_ref().map(ToString::to_string);
+                let out = net::connect(&mut self.hosts, h, *to, *from, *kind);
+                if let Some((socket, peer)) = out.established {
+                    let id = id.clone().unwrap_or_else(|| {
+                        self.generated += 1;
+                        format!("c{}", self.generated)
+                    });
+                    let ends = net::records(&self.hosts, h, socket, peer, &id, &out.reason, *to);
+                    let first = self.connections.len();
+                    let records = (first..first + ends.len()).collect();
+                    self.connections.extend(ends);
+                    self.named.insert(
+                        id,
+                        Named::Connection {
+                            host: h,
+                            socket,
+                            peer,
+                            records,
+                        },
+                    );
+                }
+                reason = Some(out.reason);
+                (
+                    target_text(*to, from.map(|f| f.to_string()), *kind),
+                    out.result,
+                )
+            }
+            Action::Listen {
+                address,
+                backlog,
+                accept,
+                id,
+                expect,
+            } => {
+                expected = expect.as_ref().map(ToString::to_string);
+                let (result, on, socket) =
+                    net::listen(&mut self.hosts, h, *address, *backlog, *accept);
+                if let (Some(id), Some(socket)) = (id, socket) {
+                    self.named
+                        .insert(id.clone(), Named::Listener { host: h, socket });
+                }
+                listeners = Some(on);
+                (address.to_string(), result)
+            }
+            Action::Close { id } => {
+                let result = match self.named.remove(id) {
+                    Some(Named::Listener { host, socket }) => {
+                        let x = &mut self.hosts[host];
+                        x.switch.close(&mut x.tcp, socket).map(|_| ())
+                    }
+                    Some(Named::Connection {
+                        host,
+                        socket,
+                        peer,
+                        records,
+                    }) => {
+                        for r in records {
+                            if let Some(c) = self.connections.get_mut(r) {
+                                c.state = "closed".to_owned();
+                            }
+                        }
+                        if let Some((ph, ps)) = peer {
+                            let y = &mut self.hosts[ph];
+                            let _ = y.switch.close(&mut y.tcp, ps);
+                        }
+                        let x = &mut self.hosts[host];
+                        x.switch.close(&mut x.tcp, socket).map(|_| ())
+                    }
+                    None => Ok(()),
+                };
+                net::deliver(&mut self.hosts);
+                let text = match result {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => format!("error:{e}"),
+                };
+                (id.clone(), text)
+            }
+            Action::Advance { ms } => {
+                let now = self.hosts[h].fabric.now();
+                net::advance_to(&mut self.hosts, now.saturating_add(*ms));
+                (format!("{ms} ms"), "ok".to_owned())
+            }
+            _ => unreachable_step(step)?,
+        };
+        let ok = expected.as_ref().is_none_or(|e| *e == result);
+        Ok(StepReport {
+            host: self.hosts[h].spec.name.clone(),
+            op: step.action.op().name().to_owned(),
+            target,
+            result,
+            reason,
+            listeners,
+            expected,
+            ok,
+            line: step.line,
+        })
     }
 
     /// The steps whose `expect` failed.
@@ -255,6 +420,7 @@ impl<'s> Simulation<'s> {
         let mut report = Report {
             hosts: self.hosts.iter().map(|h| h.spec.name.clone()).collect(),
             steps: self.steps.clone(),
+            connections: self.connections.clone(),
             trace: self.trace.clone(),
             ..Report::default()
         };
@@ -336,9 +502,18 @@ impl<'s> Simulation<'s> {
 }
 
 impl<'s> SimHost<'s> {
-    fn new(spec: &'s Host) -> Self {
+    fn new(
+        spec: &'s Host,
+        fabric: &Fabric,
+        index: usize,
+        log: &std::rc::Rc<std::cell::RefCell<Vec<(usize, CoreTrace)>>>,
+    ) -> Self {
         let mut catalog = MockCatalog::with_tcpip();
         let mut loader = MockLoader::new();
+        // A fresh loader and TCP/IP provider are attached once, to a host the fabric just
+        // made: attaching cannot fail here.
+        let _ = loader.attach(fabric, index);
+        let tcp = MockTcp::attached(fabric, index).unwrap_or_default();
         let mut installed = BTreeSet::new();
         for p in &spec.providers {
             loader.add(mock_config(p));
@@ -354,13 +529,54 @@ impl<'s> SimHost<'s> {
             };
             catalog.add_registration(&r.name, bytes);
         }
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        let config = SwitchConfig {
+            connect: ConnectPolicy {
+                negative_cache: ms(spec.switch.negative_cache_ms),
+                san_deadline: ms(spec.switch.san_deadline_ms),
+            },
+            ..SwitchConfig::default()
+        };
         SimHost {
             spec,
             catalog,
             loader,
-            switch: Switch::new(SwitchConfig::default()),
+            switch: Switch::new(config),
+            tcp,
+            fabric: fabric.clone(),
             installed,
             traced: 0,
+            log: log.clone(),
+            index,
+            finished: HashMap::new(),
+            accepted: Vec::new(),
+        }
+    }
+
+    /// Appends the calls this host's switch made since the last flush to the shared log, so
+    /// the report's trace follows the order of the calls across hosts.
+    pub(crate) fn flush_trace(&mut self) {
+        let events = &self.switch.trace()[self.traced..];
+        self.log
+            .borrow_mut()
+            .extend(events.iter().map(|e| (self.index, e.clone())));
+        self.traced = self.switch.trace().len();
+    }
+
+    /// Takes what the switch says: finished connects and accepted connections (Watch and
+    /// Unwatch need no waiter here: the fabric signals by handle).
+    pub(crate) fn collect_events(&mut self) {
+        self.flush_trace();
+        while let Some(e) = self.switch.poll() {
+            match e {
+                SwitchEvent::Connected { socket, result } => {
+                    self.finished.insert(socket, result);
+                }
+                SwitchEvent::Accepted {
+                    listener, socket, ..
+                } => self.accepted.push((listener, socket)),
+                _ => {}
+            }
         }
     }
 
@@ -427,17 +643,7 @@ impl<'s> SimHost<'s> {
                 };
                 (provider.clone(), result.to_owned())
             }
-            Action::Connect { .. }
-            | Action::Listen { .. }
-            | Action::Close { .. }
-            | Action::Send { .. }
-            | Action::Shutdown { .. }
-            | Action::Advance { .. } => {
-                return Err(RunError::Unsupported {
-                    line: step.line,
-                    op: step.action.op(),
-                });
-            }
+            _ => unreachable_step(step)?,
         };
         let ok = expected.as_ref().is_none_or(|e| *e == result);
         Ok(StepReport {
@@ -557,7 +763,8 @@ fn mock_config(p: &ProviderSpec) -> MockConfig {
         .with_addresses(p.addresses.iter().copied())
         .with_address_fault(p.address_list_fault)
         .with_cleanup(result_of(p.cleanup))
-        .with_fabric(&p.fabric);
+        .with_fabric(&p.fabric)
+        .with_connect_delay_ms(p.connect_delay_ms);
     if let Some(d) = &p.description {
         c = c.with_description(d);
     }
@@ -623,15 +830,23 @@ fn target_text(to: SocketAddr, from: Option<String>, kind: SocketKind) -> String
     t
 }
 
+/// A step the caller should have run elsewhere, or one the runner does not support.
+fn unreachable_step<T>(step: &Step) -> Result<T, RunError> {
+    Err(RunError::Unsupported {
+        line: step.line,
+        op: step.action.op(),
+    })
+}
+
 /// Provider ids of one switch → names.
-struct NameMap(Vec<(ProviderId, String)>);
+pub(crate) struct NameMap(Vec<(ProviderId, String)>);
 
 impl NameMap {
-    fn new(r: &SwitchReport) -> Self {
+    pub(crate) fn new(r: &SwitchReport) -> Self {
         NameMap(r.providers.iter().map(|p| (p.id, p.name.clone())).collect())
     }
 
-    fn get(&self, id: ProviderId) -> String {
+    pub(crate) fn get(&self, id: ProviderId) -> String {
         self.0
             .iter()
             .find(|(i, _)| *i == id)

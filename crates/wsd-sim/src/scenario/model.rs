@@ -223,12 +223,19 @@ impl Op {
 
     /// Whether the runner supports this op yet: the one place that decides it. `check` and
     /// `run` refuse a file with a step of an unsupported op (the parser reports it, see
-    /// [`parse`](super::parse)), and `explain` skips such steps. The ops that need
-    /// connections or a clock (connect, listen, close, send, shutdown, advance) come later.
+    /// [`parse`](super::parse)), and `explain` skips such steps. The ops of the data path
+    /// (send, shutdown) come with it.
     pub fn is_supported(self) -> bool {
         match self {
-            Op::Explain | Op::AddressChange | Op::Install | Op::Remove => true,
-            Op::Connect | Op::Listen | Op::Close | Op::Send | Op::Shutdown | Op::Advance => false,
+            Op::Explain
+            | Op::AddressChange
+            | Op::Install
+            | Op::Remove
+            | Op::Connect
+            | Op::Listen
+            | Op::Close
+            | Op::Advance => true,
+            Op::Send | Op::Shutdown => false,
         }
     }
 

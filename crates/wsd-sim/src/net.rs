@@ -1,0 +1,427 @@
+//! The connection steps: `connect`, `listen`, `close` and `advance`, run across the hosts on the
+//! mock fabric.
+//!
+//! # Decisions
+//!
+//! - A `connect` step runs like a blocking connect: the simulation delivers every signalled
+//!   event to its host's switch and, when nothing else can happen, moves the simulated clock to
+//!   the next thing due (a provider's `connect_delay_ms`, a switch's SAN deadline), until the
+//!   connect has finished. So a `connect_delay_ms` longer than the host's `san_deadline_ms`
+//!   gives `san_deadline`.
+//! - A SAN connection accepted on the other host is taken by its application at once; both ends
+//!   appear in `connections[]` under the connect step's `id`. The accepting end carries the
+//!   connect's reason, with a detail naming the listener.
+//! - A TCP connection's accepting end is the TCP/IP provider's business (the switch never sees
+//!   it); the simulator reports it from the fabric's record of the connection.
+//! - `close` of a connection closes both ends; of a listener, the listener (its SAN sockets
+//!   with it).
+//! - `advance` moves the clock and delivers whatever falls due; timers (the negative cache,
+//!   SAN deadlines, connect delays) all run on this clock.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use mock_provider::{Role, Transport};
+use spi_types::{AddressFamily, ConditionResult, WsaError};
+use switch_core::connection::{
+    ConnectReason, ConnectResult as CoreConnect, ConnectStatus, SocketId, Via,
+};
+use switch_core::routing::SocketKind;
+
+use crate::report::{ConnectionReport, ReasonCode, StepReason};
+use crate::run::{NameMap, SimHost};
+use crate::scenario::BindAddr;
+use switch_core::report::wsa_name;
+
+/// An application socket a step named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// A connection: the connecting end, and the accepting end when the switch saw it.
+    Connection {
+        host: usize,
+        socket: SocketId,
+        peer: Option<(usize, SocketId)>,
+        /// Indexes into the connection records of both ends.
+        records: Vec<usize>,
+    },
+    /// A listening socket.
+    Listener { host: usize, socket: SocketId },
+}
+
+/// What a connect step did.
+pub(crate) struct ConnectOutcome {
+    pub result: String,
+    pub reason: StepReason,
+    pub established: Option<(SocketId, Option<(usize, SocketId)>)>,
+}
+
+fn unspecified(v4: bool) -> IpAddr {
+    if v4 {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    }
+}
+
+fn family(addr: SocketAddr) -> AddressFamily {
+    if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    }
+}
+
+/// A step reason from the switch's connect reason.
+pub(crate) fn step_reason(r: &ConnectReason, names: &NameMap, dest: SocketAddr) -> StepReason {
+    let p = |id| names.get(id);
+    let (code, detail) = match r {
+        ConnectReason::Route(route) => {
+            return StepReason {
+                code: match route.code() {
+                    "route_match" => ReasonCode::RouteMatch,
+                    "no_route" => ReasonCode::NoRoute,
+                    "socket_kind" => ReasonCode::SocketKind,
+                    "provider_not_ready" => ReasonCode::ProviderNotReady,
+                    _ => ReasonCode::NegativeCache,
+                },
+                wsa: None,
+                detail: match route {
+                    switch_core::RouteReason::RouteMatch { subnet, provider } => format!(
+                        "{} is in subnet {subnet}, served by {}",
+                        dest.ip(),
+                        p(*provider)
+                    ),
+                    switch_core::RouteReason::NegativeCache { provider } => format!(
+                        "a SAN connect to {} through {} fell back recently: TCP/IP",
+                        dest.ip(),
+                        p(*provider)
+                    ),
+                    other => format!("{other}: TCP/IP"),
+                },
+            };
+        }
+        ConnectReason::CompanionSocketFailed { provider, error } => (
+            ReasonCode::CompanionSocketFailed,
+            format!(
+                "the companion socket on {} failed with {}: TCP/IP",
+                p(*provider),
+                wsa_name(*error)
+            ),
+        ),
+        ConnectReason::SanConnectFailed { provider, error } => (
+            ReasonCode::SanConnectFailed,
+            format!(
+                "the SAN connect through {} failed with {}: fell back to TCP/IP",
+                p(*provider),
+                wsa_name(*error)
+            ),
+        ),
+        ConnectReason::SanConnectFatal { provider, error } => (
+            ReasonCode::SanConnectFatal,
+            format!(
+                "the SAN connect through {} failed with {}, which TCP/IP would meet too",
+                p(*provider),
+                wsa_name(*error)
+            ),
+        ),
+        ConnectReason::SanDeadline { provider } => (
+            ReasonCode::SanDeadline,
+            format!(
+                "the SAN connect through {} did not finish by the SAN deadline: TCP/IP",
+                p(*provider)
+            ),
+        ),
+    };
+    StepReason {
+        code,
+        wsa: r.wsa().map(wsa_name),
+        detail,
+    }
+}
+
+/// The connect result's text: `san:<provider>`, `tcp` or `error:<WSA>`.
+pub(crate) fn result_text(r: &Result<Via, WsaError>, names: &NameMap) -> String {
+    match r {
+        Ok(Via::San(p)) => format!("san:{}", names.get(*p)),
+        Ok(Via::Tcp) => "tcp".to_owned(),
+        Err(e) => format!("error:{}", wsa_name(*e)),
+    }
+}
+
+/// Runs a connect on `hosts[h]` until it finishes, delivering events across the hosts.
+pub(crate) fn connect(
+    hosts: &mut [SimHost<'_>],
+    h: usize,
+    to: SocketAddr,
+    from: Option<BindAddr>,
+    kind: SocketKind,
+) -> ConnectOutcome {
+    let fail = |e: WsaError, why: String| ConnectOutcome {
+        result: format!("error:{}", wsa_name(e)),
+        reason: StepReason {
+            code: ReasonCode::NoRoute,
+            wsa: Some(wsa_name(e)),
+            detail: why,
+        },
+        established: None,
+    };
+    let now = hosts[h].fabric.now();
+    let host = &mut hosts[h];
+    host.switch
+        .handle_timeout(&mut host.tcp, Duration::from_millis(now));
+    let socket = match host.switch.socket(&mut host.tcp, family(to), kind) {
+        Ok(s) => s,
+        Err(e) => return fail(WsaError::WSAENOBUFS, e.to_string()),
+    };
+    if let Some(b) = from {
+        let local = SocketAddr::new(b.ip, b.port.unwrap_or(0));
+        if let Err(e) = host.switch.bind(&mut host.tcp, socket, local) {
+            let code = match &e {
+                switch_core::connection::SocketError::Tcp { error, .. } => *error,
+                _ => WsaError::WSAEINVAL,
+            };
+            return fail(code, e.to_string());
+        }
+    }
+    let status = host.switch.connect(&mut host.tcp, socket, to);
+    host.flush_trace();
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => return fail(WsaError::WSAEINVAL, e.to_string()),
+    };
+    let result = match status {
+        ConnectStatus::Done(r) => {
+            deliver(hosts);
+            r
+        }
+        ConnectStatus::Pending => match settle(hosts, h, socket) {
+            Some(r) => r,
+            None => {
+                return fail(
+                    WsaError::WSAETIMEDOUT,
+                    "the connect never finished: nothing was left to happen".to_owned(),
+                );
+            }
+        },
+    };
+    let names = NameMap::new(&hosts[h].switch.report());
+    let established = result.result.is_ok().then(|| {
+        let peer = match result.result {
+            Ok(Via::San(_)) => take_accepted(hosts, h, socket, to),
+            _ => None,
+        };
+        (socket, peer)
+    });
+    ConnectOutcome {
+        result: result_text(&result.result, &names),
+        reason: step_reason(&result.reason, &names, to),
+        established,
+    }
+}
+
+/// Delivers signalled events and moves the clock until `socket`'s connect on host `h`
+/// finished; `None` when nothing is left to happen first.
+fn settle(hosts: &mut [SimHost<'_>], h: usize, socket: SocketId) -> Option<CoreConnect> {
+    loop {
+        deliver(hosts);
+        if let Some(r) = hosts[h].finished.remove(&socket) {
+            return Some(r);
+        }
+        let fabric_due = hosts[h].fabric.next_due();
+        let switch_due = hosts
+            .iter()
+            .filter_map(|x| x.switch.poll_timeout())
+            .map(|d| d.as_millis() as u64)
+            .min();
+        let next = [fabric_due, switch_due].into_iter().flatten().min()?;
+        advance_to(hosts, next);
+    }
+}
+
+/// Moves the clock to `t` (if later) and delivers what fell due.
+pub(crate) fn advance_to(hosts: &mut [SimHost<'_>], t: u64) {
+    let Some(first) = hosts.first() else {
+        return;
+    };
+    let fabric = first.fabric.clone();
+    let now = fabric.now();
+    if t > now {
+        fabric.advance(t - now);
+    }
+    for x in hosts.iter_mut() {
+        x.switch
+            .handle_timeout(&mut x.tcp, Duration::from_millis(fabric.now()));
+        x.flush_trace();
+    }
+    deliver(hosts);
+}
+
+/// Delivers every signalled event to its host's switch, and collects what the switches say.
+pub(crate) fn deliver(hosts: &mut [SimHost<'_>]) {
+    let Some(first) = hosts.first() else {
+        return;
+    };
+    let fabric = first.fabric.clone();
+    loop {
+        for x in hosts.iter_mut() {
+            x.collect_events();
+        }
+        let Some((h, ev)) = fabric.next_signal() else {
+            break;
+        };
+        if let Some(x) = hosts.get_mut(h) {
+            x.switch.handle_event(&mut x.tcp, ev);
+            x.flush_trace();
+        }
+    }
+}
+
+/// The accepting end of the SAN connection `socket` of host `h` made to `to`: the host whose
+/// listener accepted it, and the socket its application took.
+fn take_accepted(
+    hosts: &mut [SimHost<'_>],
+    h: usize,
+    socket: SocketId,
+    to: SocketAddr,
+) -> Option<(usize, SocketId)> {
+    let local = hosts[h].switch.connection(socket)?.2?;
+    for (i, x) in hosts.iter_mut().enumerate() {
+        let found = x.accepted.iter().position(|a| {
+            x.switch.connection(a.1).is_some_and(|(_, remote, l)| {
+                remote == local && l.is_some_and(|l| l.port() == to.port())
+            })
+        });
+        if let Some(k) = found {
+            let (listener, s) = x.accepted.remove(k);
+            let _ = x.switch.accept(listener);
+            return Some((i, s));
+        }
+    }
+    None
+}
+
+/// Runs a listen on `hosts[h]`: answers the step's result and where it listens.
+pub(crate) fn listen(
+    hosts: &mut [SimHost<'_>],
+    h: usize,
+    address: SocketAddr,
+    backlog: u32,
+    accept: bool,
+) -> (String, Vec<String>, Option<SocketId>) {
+    let host = &mut hosts[h];
+    let names = NameMap::new(&host.switch.report());
+    let error = |e: &switch_core::connection::SocketError| match e {
+        switch_core::connection::SocketError::Tcp { error, .. } => {
+            format!("error:{}", wsa_name(*error))
+        }
+        _ => "error:WSAEINVAL".to_owned(),
+    };
+    let s = match host
+        .switch
+        .socket(&mut host.tcp, family(address), SocketKind::Stream)
+    {
+        Ok(s) => s,
+        Err(e) => return (error(&e), Vec::new(), None),
+    };
+    if let Err(e) = host.switch.bind(&mut host.tcp, s, address) {
+        return (error(&e), Vec::new(), None);
+    }
+    let decision = if accept {
+        ConditionResult::Accept
+    } else {
+        ConditionResult::Reject
+    };
+    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+    match host.switch.listen(&mut host.tcp, s, backlog, decision) {
+        Ok(out) => {
+            let mut on = vec!["tcp".to_owned()];
+            on.extend(
+                out.san
+                    .iter()
+                    .filter(|(_, r)| r.is_ok())
+                    .map(|(p, _)| format!("san:{}", names.get(*p))),
+            );
+            deliver(hosts);
+            ("ok".to_owned(), on, Some(s))
+        }
+        Err(e) => (error(&e), Vec::new(), None),
+    }
+}
+
+/// The records of a connection's two ends, once established.
+pub(crate) fn records(
+    hosts: &[SimHost<'_>],
+    h: usize,
+    socket: SocketId,
+    peer: Option<(usize, SocketId)>,
+    id: &str,
+    reason: &StepReason,
+    to: SocketAddr,
+) -> Vec<ConnectionReport> {
+    let x = &hosts[h];
+    let Some((via, remote, local)) = x.switch.connection(socket) else {
+        return Vec::new();
+    };
+    let names = NameMap::new(&x.switch.report());
+    let local = local.unwrap_or(SocketAddr::new(unspecified(to.is_ipv4()), 0));
+    let via_text = result_text(&Ok(via), &names);
+    let mut out = vec![ConnectionReport {
+        host: x.spec.name.clone(),
+        id: id.to_owned(),
+        local: local.to_string(),
+        remote: remote.to_string(),
+        via: via_text.clone(),
+        reason: reason.clone(),
+        state: "open".to_owned(),
+        bytes_sent: 0,
+        bytes_received: 0,
+    }];
+    let accepting =
+        |host: &SimHost<'_>, local: SocketAddr, remote: SocketAddr, via: String| ConnectionReport {
+            host: host.spec.name.clone(),
+            id: id.to_owned(),
+            local: local.to_string(),
+            remote: remote.to_string(),
+            via,
+            reason: StepReason {
+                code: reason.code,
+                wsa: reason.wsa.clone(),
+                detail: format!("accepted by the listener on {local}"),
+            },
+            state: "open".to_owned(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        };
+    match (via, peer) {
+        (Via::San(_), Some((ph, ps))) => {
+            let y = &hosts[ph];
+            if let Some((pvia, premote, plocal)) = y.switch.connection(ps) {
+                let pnames = NameMap::new(&y.switch.report());
+                out.push(accepting(
+                    y,
+                    plocal.unwrap_or(to),
+                    premote,
+                    result_text(&Ok(pvia), &pnames),
+                ));
+            }
+        }
+        (Via::Tcp, _) => {
+            // The TCP/IP provider accepted it on the host that owns the destination.
+            let fabric = &x.fabric;
+            for (i, y) in hosts.iter().enumerate() {
+                let found = fabric.connections_of(i).into_iter().find(|c| {
+                    c.role == Role::Callee
+                        && c.transport == Transport::Tcp
+                        && c.remote == local
+                        && c.local.port() == to.port()
+                });
+                if let Some(c) = found {
+                    out.push(accepting(y, c.local, c.remote, "tcp".to_owned()));
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
