@@ -71,35 +71,17 @@ fn family(addr: SocketAddr) -> AddressFamily {
     }
 }
 
-/// A step reason from the switch's connect reason.
-pub(crate) fn step_reason(r: &ConnectReason, names: &NameMap, dest: SocketAddr) -> StepReason {
+/// A step reason from the switch's connect reason; routing reasons read as `explain`'s.
+pub(crate) fn step_reason(
+    host: &SimHost<'_>,
+    r: &ConnectReason,
+    dest: SocketAddr,
+    kind: SocketKind,
+) -> StepReason {
+    let names = NameMap::new(&host.switch.report());
     let p = |id| names.get(id);
     let (code, detail) = match r {
-        ConnectReason::Route(route) => {
-            return StepReason {
-                code: match route.code() {
-                    "route_match" => ReasonCode::RouteMatch,
-                    "no_route" => ReasonCode::NoRoute,
-                    "socket_kind" => ReasonCode::SocketKind,
-                    "provider_not_ready" => ReasonCode::ProviderNotReady,
-                    _ => ReasonCode::NegativeCache,
-                },
-                wsa: None,
-                detail: match route {
-                    switch_core::RouteReason::RouteMatch { subnet, provider } => format!(
-                        "{} is in subnet {subnet}, served by {}",
-                        dest.ip(),
-                        p(*provider)
-                    ),
-                    switch_core::RouteReason::NegativeCache { provider } => format!(
-                        "a SAN connect to {} through {} fell back recently: TCP/IP",
-                        dest.ip(),
-                        p(*provider)
-                    ),
-                    other => format!("{other}: TCP/IP"),
-                },
-            };
-        }
+        ConnectReason::Route(route) => return host.route_reason(*route, dest, kind),
         ConnectReason::CompanionSocketFailed { provider, error } => (
             ReasonCode::CompanionSocketFailed,
             format!(
@@ -205,6 +187,7 @@ pub(crate) fn connect(
         },
     };
     let names = NameMap::new(&hosts[h].switch.report());
+    let reason = step_reason(&hosts[h], &result.reason, to, kind);
     let established = result.result.is_ok().then(|| {
         let peer = match result.result {
             Ok(Via::San(_)) => take_accepted(hosts, h, socket, to),
@@ -214,7 +197,7 @@ pub(crate) fn connect(
     });
     ConnectOutcome {
         result: result_text(&result.result, &names),
-        reason: step_reason(&result.reason, &names, to),
+        reason,
         established,
     }
 }

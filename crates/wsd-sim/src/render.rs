@@ -103,6 +103,9 @@ pub fn text(report: &Report) -> String {
         );
         for (i, s) in report.steps.iter().enumerate() {
             let _ = writeln!(o, "{}", step_line(i, s));
+            if let Some(on) = &s.listeners {
+                let _ = writeln!(o, "        listening on: {}", on.join(", "));
+            }
             if let Some(r) = &s.reason {
                 let wsa = r
                     .wsa
@@ -177,6 +180,21 @@ fn host_text(o: &mut String, report: &Report, host: &str) {
         for d in diags {
             let who = d.provider.as_deref().unwrap_or("-");
             let _ = writeln!(o, "    {} ({who}): {}", d.code, d.detail);
+        }
+    }
+    let conns: Vec<_> = report
+        .connections
+        .iter()
+        .filter(|c| c.host == host)
+        .collect();
+    if !conns.is_empty() {
+        let _ = writeln!(o, "  connections:");
+        for c in conns {
+            let _ = writeln!(
+                o,
+                "    {:<10} {} -> {} via {} ({})",
+                c.id, c.local, c.remote, c.via, c.state
+            );
         }
     }
     let _ = writeln!(o);

@@ -666,9 +666,20 @@ impl<'s> SimHost<'s> {
             RouteTarget::Tcp => "tcp".to_owned(),
             RouteTarget::San(p) => format!("san:{}", names.get(p)),
         };
+        (result, self.route_reason(d.reason, to, kind))
+    }
+
+    /// The report's reason for a routing decision on a `kind` connect to `to`.
+    pub(crate) fn route_reason(
+        &self,
+        reason: RouteReason,
+        to: SocketAddr,
+        kind: SocketKind,
+    ) -> StepReason {
+        let names = NameMap::new(&self.switch.report());
         let ip = to.ip();
         let shown = ip_text(ip);
-        let (code, detail) = match d.reason {
+        let (code, detail) = match reason {
             RouteReason::RouteMatch { subnet, provider } => (
                 ReasonCode::RouteMatch,
                 format!(
@@ -706,14 +717,11 @@ impl<'s> SimHost<'s> {
                 ),
             ),
         };
-        (
-            result,
-            StepReason {
-                code,
-                wsa: None,
-                detail,
-            },
-        )
+        StepReason {
+            code,
+            wsa: None,
+            detail,
+        }
     }
 }
 

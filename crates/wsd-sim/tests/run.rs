@@ -460,8 +460,14 @@ fn entry_faults_without_addresses_still_reject() {
 fn explains_are_counted_apart_from_connects() {
     let r = json_of(&root().join("examples/default.toml"));
     let sum = &r["summary"];
-    assert_eq!(sum["connects"], serde_json::json!({}));
-    assert_eq!(sum["reasons"], serde_json::json!({}));
+    assert_eq!(
+        sum["connects"],
+        serde_json::json!({"san:ibal": 1, "tcp": 2})
+    );
+    assert_eq!(
+        sum["reasons"],
+        serde_json::json!({"route_match": 1, "no_route": 1, "san_connect_failed": 1})
+    );
     let explains: u64 = sum["explains"]
         .as_object()
         .map(|o| o.values().filter_map(Value::as_u64).sum())
@@ -585,7 +591,7 @@ fn text_columns_stay_aligned_for_long_provider_names() {
 fn the_text_report_labels_the_providers_and_routes_as_the_final_state_after_all_steps() {
     let out = stdout(&wsd_sim(&[]));
     let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("final state (after all 15 steps):"));
+    assert_eq!(lines.next(), Some("final state (after all 20 steps):"));
     assert_eq!(lines.next(), Some(""));
     assert_eq!(lines.next(), Some("host alpha"));
     // The state block comes before the steps and shows `late` as installed after step 12,
@@ -781,4 +787,121 @@ fn mermaid_shows_the_extension_probes_of_one_init_as_one_arrow_pair_per_provider
         let n = lines.iter().filter(|l| **l == p).count();
         assert_eq!(n, 1, "{p}");
     }
+}
+
+fn steps_of(r: &Value) -> Vec<(String, String)> {
+    r["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s["op"] == "connect")
+                .map(|s| {
+                    (
+                        s["result"].as_str().unwrap_or_default().to_owned(),
+                        s["reason"]["code"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn conn_4_every_error_class_arises_from_the_topology() {
+    let cases = [
+        (
+            "refused_no_listener",
+            "error:WSAECONNREFUSED",
+            "san_connect_fatal",
+        ),
+        (
+            "rejecting_listener",
+            "error:WSAECONNREFUSED",
+            "san_connect_fatal",
+        ),
+        ("unreachable", "error:WSAEHOSTUNREACH", "san_connect_fatal"),
+        ("reset", "error:WSAECONNRESET", "san_connect_fatal"),
+        ("timeout_fallback", "tcp", "san_connect_failed"),
+        ("companion_failed", "tcp", "companion_socket_failed"),
+    ];
+    for (name, result, code) in cases {
+        let r = json_of(&root().join(format!("examples/connections/{name}.toml")));
+        assert_eq!(
+            steps_of(&r),
+            [(result.to_owned(), code.to_owned())],
+            "{name}"
+        );
+        // A fatal error never reaches TCP/IP; a fallback connects there.
+        let tcp_ends = r["connections"]
+            .as_array()
+            .map(|a| a.iter().filter(|c| c["via"] == "tcp").count())
+            .unwrap_or(0);
+        assert_eq!(tcp_ends > 0, result == "tcp", "{name}");
+    }
+}
+
+#[test]
+fn san_deadline_and_negative_cache_run_on_the_simulated_clock() {
+    let r = json_of(&root().join("examples/connections/deadline_and_negative_cache.toml"));
+    let codes: Vec<String> = steps_of(&r).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(codes, ["san_deadline", "negative_cache", "san_deadline"]);
+}
+
+#[test]
+fn hot_2_a_provider_installed_later_joins_the_wildcard_listener() {
+    let r = json_of(&root().join("examples/connections/hot_install_listener.toml"));
+    let results: Vec<String> = steps_of(&r).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(results, ["tcp", "san:late"]);
+    let listens = r["trace"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|t| {
+                    t["host"] == "beta" && t["provider"] == "late" && t["call"] == "WSPListen"
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(listens, 1);
+}
+
+#[test]
+fn connections_report_both_ends_and_their_state() {
+    let r = json_of(&root().join("examples/default.toml"));
+    let ends: Vec<(String, String, String, String)> = r["connections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                    (s("host"), s("id"), s("via"), s("state"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let e = |h: &str, id: &str, via: &str, state: &str| {
+        (
+            h.to_owned(),
+            id.to_owned(),
+            via.to_owned(),
+            state.to_owned(),
+        )
+    };
+    assert_eq!(
+        ends,
+        [
+            e("alpha", "fast", "san:ibal", "closed"),
+            e("beta", "fast", "san:ibal", "closed"),
+            e("alpha", "fallback", "tcp", "open"),
+            e("beta", "fallback", "tcp", "open"),
+            e("alpha", "c1", "tcp", "open"),
+            e("beta", "c1", "tcp", "open"),
+        ]
+    );
+    let c = &r["connections"][0];
+    assert_eq!(c["remote"], "10.1.2.9:5000");
+    assert_eq!(r["connections"][1]["local"], "10.1.2.9:5000");
+    assert_eq!(r["connections"][1]["remote"], c["local"]);
+    assert_eq!(c["reason"]["code"], "route_match");
+    assert_eq!(r["connections"][2]["reason"]["wsa"], "WSAETIMEDOUT");
 }

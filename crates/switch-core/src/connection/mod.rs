@@ -836,12 +836,21 @@ impl Connections {
                 };
                 let id = SocketId(self.next_socket);
                 self.next_socket += 1;
+                // On a wildcard listener the connection's own address is the provider's
+                // address facing the peer.
+                let local = if address.ip().is_unspecified() {
+                    env.providers
+                        .local_address_for(provider, a.peer.ip())
+                        .map_or(address, |ip| SocketAddr::new(ip, address.port()))
+                } else {
+                    address
+                };
                 self.sockets.insert(
                     id,
                     AppSocket {
                         kind: SocketKind::Stream,
                         tcp,
-                        local: Some(address),
+                        local: Some(local),
                         options: Vec::new(),
                         state: SocketState::Connected {
                             via: Via::San(provider),
