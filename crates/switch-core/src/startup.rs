@@ -233,13 +233,11 @@ impl InitMachine {
         }
     }
 
-    /// Whether `WSPCleanup` is owed in the current phase.
+    /// Whether a teardown that starts now owes `WSPCleanup`: whenever `WSPStartupEx`
+    /// succeeded. Asked only before a teardown starts (by `fail` outside `TearingDown`, and by
+    /// `abandon` outside `TearingDown` and `Rejected`), so no cleanup is ever owed twice.
     fn cleanup_owed(&self) -> bool {
-        match &self.phase {
-            Phase::TearingDown(t) => t.cleanup_due(),
-            Phase::Rejected { .. } => false,
-            _ => self.started(),
-        }
+        self.started()
     }
 
     fn fail(&mut self, step: Call, cause: RejectCause) {
