@@ -332,8 +332,10 @@ pub(crate) fn listen(
 }
 
 /// The records of a connection's two ends, once established.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn records(
     hosts: &[SimHost<'_>],
+    step: usize,
     h: usize,
     socket: SocketId,
     peer: Option<(usize, SocketId)>,
@@ -358,6 +360,7 @@ pub(crate) fn records(
         state: "open".to_owned(),
         bytes_sent: 0,
         bytes_received: 0,
+        step,
     }];
     let accepting =
         |host: &SimHost<'_>, local: SocketAddr, remote: SocketAddr, via: String| ConnectionReport {
@@ -374,6 +377,7 @@ pub(crate) fn records(
             state: "open".to_owned(),
             bytes_sent: 0,
             bytes_received: 0,
+            step,
         };
     match (via, peer) {
         (Via::San(_), Some((ph, ps))) => {

@@ -406,17 +406,58 @@ pub fn mermaid(report: &Report) -> String {
         };
         let _ = writeln!(o, "    Note over Switch: {}", escape(&text));
     };
+    // The connections a connect step made, drawn between the hosts once its calls are shown.
+    let connections = |o: &mut String, step: Option<usize>| {
+        let Some(step) = step else { return };
+        let ends: Vec<_> = report
+            .connections
+            .iter()
+            .filter(|c| c.step == step)
+            .collect();
+        for pair in ends.chunks(2) {
+            let [a, b] = pair else { continue };
+            let line = format!("{} {} → {} {}", a.host, a.local, b.host, b.local);
+            let provider = a.via.strip_prefix("san:");
+            let from = provider.and_then(|p| seen.iter().position(|&k| k == (a.host.as_str(), p)));
+            let to = provider.and_then(|p| seen.iter().position(|&k| k == (b.host.as_str(), p)));
+            match (from, to) {
+                (Some(f), Some(t)) => {
+                    let _ = writeln!(
+                        o,
+                        "    P{}-)P{}: {}",
+                        f + 1,
+                        t + 1,
+                        escape(&format!("SAN connection {line}"))
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        o,
+                        "    Note over Switch: {}",
+                        escape(&format!("{} connection {line}", a.via))
+                    );
+                }
+            }
+        }
+    };
     let mut next_step = 0usize;
     let mut rest: &[TraceEvent] = &report.trace;
     while let Some(t) = rest.first() {
-        // Steps without calls get their note when a later call (or the end) passes them.
-        if let Some(s) = t.step {
-            while next_step < s {
-                note(&mut o, Some(next_step), "");
-                next_step += 1;
+        let changed =
+            current != Some(t.step) || (t.step.is_none() && current_host != Some(&t.host));
+        if changed {
+            // The connections the previous step made, then the steps without calls that lie
+            // between (each with its connections), then this step's note.
+            if let Some(prev) = current {
+                connections(&mut o, prev);
             }
-        }
-        if current != Some(t.step) || (t.step.is_none() && current_host != Some(&t.host)) {
+            if let Some(s) = t.step {
+                while next_step < s {
+                    note(&mut o, Some(next_step), "");
+                    connections(&mut o, Some(next_step));
+                    next_step += 1;
+                }
+            }
             note(&mut o, t.step, &t.host);
             if let Some(s) = t.step {
                 next_step = s + 1;
@@ -443,8 +484,12 @@ pub fn mermaid(report: &Report) -> String {
         let _ = writeln!(o, "    {id}-->>Switch: {}", escape(&t.result));
         rest = &rest[1..];
     }
+    if let Some(prev) = current {
+        connections(&mut o, prev);
+    }
     while next_step < report.steps.len() {
         note(&mut o, Some(next_step), "");
+        connections(&mut o, Some(next_step));
         next_step += 1;
     }
     o

@@ -175,6 +175,8 @@ pub struct ConnectionReport {
     pub bytes_sent: u64,
     /// Bytes this end received (0 until the data path exists).
     pub bytes_received: u64,
+    /// (ours) The index in `steps` of the connect step that made the connection.
+    pub step: usize,
 }
 
 /// Why a connect or explain went where it went.

@@ -279,7 +279,16 @@ impl<'s> Simulation<'s> {
                         self.generated += 1;
                         format!("c{}", self.generated)
                     });
-                    let ends = net::records(&self.hosts, h, socket, peer, &id, &out.reason, *to);
+                    let ends = net::records(
+                        &self.hosts,
+                        self.steps.len(),
+                        h,
+                        socket,
+                        peer,
+                        &id,
+                        &out.reason,
+                        *to,
+                    );
                     let first = self.connections.len();
                     let records = (first..first + ends.len()).collect();
                     self.connections.extend(ends);

@@ -905,3 +905,23 @@ fn connections_report_both_ends_and_their_state() {
     assert_eq!(c["reason"]["code"], "route_match");
     assert_eq!(r["connections"][2]["reason"]["wsa"], "WSAETIMEDOUT");
 }
+
+#[test]
+fn mermaid_draws_each_connection_between_the_hosts_after_its_step() {
+    let o = wsd_sim(&["run", "--format", "mermaid"]);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{out}"))
+    };
+    // alpha.ibal is P1, beta.ibal P5 (the order their first calls appear).
+    assert!(out.contains("participant P5 as beta.ibal\n"), "{out}");
+    let san = at("    P1-)P5: SAN connection alpha 10.1.2.5:");
+    assert!(at("step 15 (line 174) alpha: connect 10.1.2.9:5000") < san);
+    assert!(san < at("step 16 (line 182)"));
+    let tcp = at("Note over Switch: tcp connection alpha 192.0.2.10:");
+    assert!(at("step 16 (line 182)") < tcp && tcp < at("step 17 (line 189)"));
+}
