@@ -138,8 +138,11 @@ pub(crate) struct Flat<K> {
     starts: Box<[K]>,
     /// Class of each interval (0 = no route); padding repeats the last interval's class.
     vals: Box<[u32]>,
-    /// Number of real (unpadded) intervals.
-    len: usize,
+    /// Number of real (unpadded) intervals (interval numbers are `u32`, as in `index`).
+    len: u32,
+    /// How many halvings the binary phase makes: from `half` down to `COUNT`. Fixed at
+    /// compile time so the lookup loop is bounded by construction.
+    halvings: u32,
 }
 
 impl<K: Key> Flat<K> {
@@ -163,7 +166,7 @@ impl<K: Key> Flat<K> {
         // Binary phase (only for windows wider than COUNT): a fixed number of halvings, so the
         // loop branch is predicted; the step itself is a conditional move.
         let mut half = self.half;
-        while half >= K::COUNT {
+        for _ in 0..self.halvings {
             let mid = pos + half;
             pos = select_unpredictable(self.starts[mid] <= key, mid, pos);
             half >>= 1;
@@ -179,8 +182,9 @@ impl<K: Key> Flat<K> {
 
     /// The real intervals as `(first key, last key, class)`.
     pub(crate) fn intervals(&self) -> impl Iterator<Item = (K, K, u32)> + '_ {
-        (0..self.len).map(move |i| {
-            let end = if i + 1 < self.len {
+        let len = self.len as usize;
+        (0..len).map(move |i| {
+            let end = if i + 1 < len {
                 self.starts[i + 1].pred()
             } else {
                 K::MAX
@@ -200,7 +204,7 @@ impl<K: Key> Flat<K> {
     /// Number of real intervals.
     #[cfg(test)]
     pub(crate) fn interval_count(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Builds the index over sorted, disjoint intervals (`starts[0] == 0`, adjacent classes
@@ -251,7 +255,12 @@ impl<K: Key> Flat<K> {
             // The counting window is out of reach (dense clusters): take the fewest buckets
             // that still give this window (windows only shrink as buckets get finer).
             let (mut lo, mut hi) = (k_min, k);
-            while lo < hi {
+            // k lies in k_min..=k, at most 129 values: eight halvings always settle it, so the
+            // search is bounded by construction.
+            for _ in 0..8 {
+                if lo >= hi {
+                    break;
+                }
                 let mid = lo + (hi - lo) / 2;
                 if window_at(mid) <= window {
                     hi = mid;
@@ -286,11 +295,22 @@ impl<K: Key> Flat<K> {
             shift,
             last_bucket: buckets - 1,
             half: window / 2,
+            halvings: halvings(window / 2, K::COUNT),
             index: index.into_boxed_slice(),
             starts: starts.into_boxed_slice(),
             vals: vals.into_boxed_slice(),
-            len: n,
+            len: n as u32,
         }
+    }
+}
+
+/// How many halvings take `half` down below `count` (both powers of two, or `half` zero): one
+/// per power of two from `half` down to `count`.
+fn halvings(half: usize, count: usize) -> u32 {
+    if half >= count {
+        (half / count).ilog2() + 1
+    } else {
+        0
     }
 }
 
@@ -471,7 +491,7 @@ mod tests {
     /// and every index entry against its definition (the last interval starting at or before
     /// the bucket's first key).
     fn assert_exact<K: Key>(flat: &Flat<K>) {
-        let n = flat.len;
+        let n = flat.len as usize;
         let (starts, vals) = (&flat.starts[..n], &flat.vals[..n]);
         let expect = |key: K| vals[starts.partition_point(|&s| s <= key) - 1];
         let mut keys = vec![K::ZERO, K::MAX, flat.base];
@@ -571,6 +591,27 @@ mod tests {
     /// Evenly spaced starts `i << (32 - p)`, `n = 2^p` intervals.
     fn uniform_v4(p: u32) -> Flat<u32> {
         compile((0..1u32 << p).map(|i| i << (32 - p)).collect())
+    }
+
+    #[test]
+    fn route_1_halvings_take_half_down_to_count() {
+        // The binary phase makes one halving per power of two from `half` down to `COUNT`:
+        // the count the unbounded loop `while half >= COUNT { half >>= 1 }` would make.
+        for count in [1usize, 2, 4, 8] {
+            for half in [0usize, 1, 2, 4, 8, 16, 32, 64, 1024] {
+                let mut h = half;
+                let mut expected = 0;
+                while h >= count && h > 0 {
+                    expected += 1;
+                    h >>= 1;
+                }
+                assert_eq!(
+                    halvings(half, count),
+                    expected,
+                    "half {half}, count {count}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -679,7 +720,7 @@ mod tests {
             assert_eq!(bucket_bits(65 + m as usize), (6, 9));
             assert_eq!(bucket_bits_of(&flat), bits, "m = {m}");
             assert_eq!(flat.half * 2, window, "m = {m}");
-            let n = flat.len;
+            let n = flat.len as usize;
             assert_eq!(
                 window_for(&flat.starts[..n], 0, flat.shift),
                 window,
