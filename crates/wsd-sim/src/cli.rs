@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | ok |
 //! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support yet (connect, listen, close, send, shutdown, advance) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support yet (send, shutdown) |
 //!
 //! `check` and `run` read a file alike ([`scenario::parse`]): a file `check` passes is one `run`
 //! runs, and a step of an op the runner does not support yet ([`Op::is_supported`]) is the same
@@ -64,11 +64,11 @@ pub enum Command {
     /// Explain the switch's decision for a connect, and why, without connecting.
     ///
     /// The decision is made on the state after all of the file's steps: explain first runs the
-    /// steps the runner supports, in order (address_change, install and remove change the
-    /// hosts; the file's own explain steps change nothing and their `expect`s are not checked:
-    /// `run` checks them), then decides. Steps the runner does not support yet (connect,
-    /// listen, close, send, shutdown, advance) are skipped, with a note on stderr naming their
-    /// lines.
+    /// steps the runner supports, in order (address_change, install, remove, connect, listen,
+    /// close and advance change the hosts, the clock and the negative cache; the file's
+    /// `expect`s are not checked: `run` checks them), then decides with the same code a connect
+    /// uses. Steps the runner does not support yet (send, shutdown) are skipped, with a note on
+    /// stderr naming their lines.
     #[command(after_help = AFTER_HELP)]
     Explain {
         /// The scenario file (TOML; a regular file of at most 4 MiB).
@@ -86,7 +86,7 @@ pub enum Command {
     /// Check a scenario file: list every error with its line.
     ///
     /// A file passes exactly when `run` would run it: a step of an op the runner does not
-    /// support yet (connect, listen, close, send, shutdown, advance) is an error, as in `run`.
+    /// support yet (send, shutdown) is an error, as in `run`.
     #[command(after_help = AFTER_HELP)]
     Check {
         /// The scenario file (TOML; a regular file of at most 4 MiB).
