@@ -663,8 +663,15 @@ impl State {
     fn san_enum(&mut self, key: SanKey) -> Result<WsaNetworkEvents, WsaError> {
         let ep = self.san.get_mut(&key).ok_or(WsaError::WSAENOTSOCK)?;
         let mut events = WsaNetworkEvents::default();
-        if ep.listen.as_ref().is_some_and(|l| !l.queue.is_empty()) {
-            events.set(NetworkEvents::ACCEPT, None);
+        if let Some(l) = ep.listen.as_mut() {
+            if l.queue.is_empty() {
+                // The connect that was signalled went away (cancelled, closed, timed out)
+                // before it was accepted: nothing will call WSPAccept, so FD_ACCEPT is
+                // re-enabled here, and the next connect signals again.
+                l.signalled = false;
+            } else {
+                events.set(NetworkEvents::ACCEPT, None);
+            }
         }
         if let ConnectState::Decided(result) = ep.connect {
             events.set(NetworkEvents::CONNECT, result.err());

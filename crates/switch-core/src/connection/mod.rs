@@ -320,6 +320,8 @@ struct AppSocket {
     local: Option<SocketAddr>,
     options: Vec<StoredOption>,
     state: SocketState,
+    /// The listener whose queue holds this accepted socket until the application takes it.
+    queued_on: Option<SocketId>,
 }
 
 /// The switch's socket table and the attempts in flight.
@@ -463,6 +465,7 @@ impl Connections {
                 local: None,
                 options: Vec::new(),
                 state: SocketState::Open,
+                queued_on: None,
             },
         );
         Ok(id)
@@ -857,6 +860,7 @@ impl Connections {
                             san: Some(a.socket),
                             remote: a.peer,
                         },
+                        queued_on: Some(listener),
                     },
                 );
                 env.providers.connection_opened(provider).ok();
@@ -883,14 +887,20 @@ impl Connections {
 
     /// Takes the next connection a listener accepted on a SAN provider.
     pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
-        match &mut self.get(listener)?.state {
-            SocketState::Listening(l) => Ok(l.accepted.pop_front()),
-            other => Err(SocketError::WrongState {
-                socket: listener,
-                state: other.name(),
-                call: "accept",
-            }),
+        let taken = match &mut self.get(listener)?.state {
+            SocketState::Listening(l) => l.accepted.pop_front(),
+            other => {
+                return Err(SocketError::WrongState {
+                    socket: listener,
+                    state: other.name(),
+                    call: "accept",
+                });
+            }
+        };
+        if let Some(s) = taken.and_then(|id| self.sockets.get_mut(&id)) {
+            s.queued_on = None;
         }
+        Ok(taken)
     }
 
     /// The SAN providers a listener listens on.
@@ -934,6 +944,15 @@ impl Connections {
             .sockets
             .remove(&id)
             .ok_or(SocketError::UnknownSocket(id))?;
+        // An accepted connection closed before the application took it leaves its
+        // listener's queue.
+        if let Some(AppSocket {
+            state: SocketState::Listening(l),
+            ..
+        }) = s.queued_on.and_then(|l| self.sockets.get_mut(&l))
+        {
+            l.accepted.retain(|x| *x != id);
+        }
         if let SocketState::Listening(l) = &s.state {
             // Its SAN listening sockets close, and so do the connections it accepted that the
             // application never took (ACCEPT-4).
