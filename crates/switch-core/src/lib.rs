@@ -119,4 +119,4 @@ pub use executor::{Overrun, REQUIRED_VERSION};
 pub use id::ProviderId;
 pub use report::{ProviderReport, ProviderState, SwitchReport};
 pub use routing::{RouteDecision, RouteReason, RouteTarget, SocketKind};
-pub use switch::{Switch, SwitchConfig, SwitchError};
+pub use switch::{Footprint, Switch, SwitchConfig, SwitchError};

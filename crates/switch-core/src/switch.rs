@@ -26,6 +26,25 @@ use crate::routing::{
 use crate::trace::TraceEvent;
 use crate::upcall::UpcallTable;
 
+/// The sizes of the switch's tables (see [`Switch::footprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Footprint {
+    /// Provider slots (every provider ever seen, one slot per catalog appearance).
+    pub providers: usize,
+    /// Open application sockets.
+    pub sockets: usize,
+    /// Events the switch waits on.
+    pub watched_events: usize,
+    /// Negative-cache entries (expired ones are purged as the cache grows).
+    pub negative_cache: usize,
+    /// Pending SAN deadlines.
+    pub deadlines: usize,
+    /// Trace events not yet taken ([`Switch::take_trace`]).
+    pub trace_events: usize,
+    /// Diagnostics not yet taken ([`Switch::take_diagnostics`]).
+    pub diagnostics: usize,
+}
+
 /// How the switch is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SwitchConfig {
@@ -354,6 +373,21 @@ impl Switch {
     /// When the switch next wants [`handle_timeout`](Self::handle_timeout), if ever.
     pub fn poll_timeout(&self) -> Option<std::time::Duration> {
         self.connections.poll_timeout()
+    }
+
+    /// How much the switch holds now, table by table: what a long-running embedder watches
+    /// to see that nothing grows without bound.
+    pub fn footprint(&self) -> Footprint {
+        let (sockets, watched_events, negative_cache, deadlines) = self.connections.footprint();
+        Footprint {
+            providers: self.providers.len(),
+            sockets,
+            watched_events,
+            negative_cache,
+            deadlines,
+            trace_events: self.journal.trace.len(),
+            diagnostics: self.journal.diagnostics().len(),
+        }
     }
 
     /// Counters of finished connects per reason and outcome.

@@ -419,6 +419,16 @@ impl Connections {
         &self.stats
     }
 
+    /// How many entries the connection tables hold now.
+    pub fn footprint(&self) -> (usize, usize, usize, usize) {
+        (
+            self.sockets.len(),
+            self.waiting.len(),
+            self.negative.len(),
+            self.deadlines.len(),
+        )
+    }
+
     fn remember_fallback(&mut self, dest: IpAddr) {
         let Some(ttl) = self.policy.negative_cache else {
             return;
