@@ -61,7 +61,7 @@ pub(crate) struct CallEnv {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Callee<'a> {
     pub id: ProviderId,
-    pub name: &'a str,
+    pub name: &'a Arc<str>,
 }
 
 /// Makes provider calls and records them in the journal.
@@ -82,7 +82,7 @@ impl Executor<'_> {
         let tcpip_guid = self.env.tcpip.provider_id;
         let ev = TraceEvent {
             provider: callee.id,
-            provider_name: callee.name.to_owned(),
+            provider_name: callee.name.clone(),
             call: call.call(),
             result: answer.result(),
             args: traced_args(&call, &answer, || CallArgs::Startup {
@@ -338,18 +338,18 @@ mod tests {
         let env = env();
         let mut journal = Journal::default();
         let mut provider = Counting::default();
+        let name: Arc<str> = "p".into();
+        let callee = Callee {
+            id: ProviderId(0),
+            name: &name,
+        };
         let result = Executor {
             env: &env,
             journal: &mut journal,
         }
-        .drive(CALLEE, &mut provider, machine);
+        .drive(callee, &mut provider, machine);
         (result, provider, journal)
     }
-
-    const CALLEE: Callee<'static> = Callee {
-        id: ProviderId(0),
-        name: "p",
-    };
 
     #[test]
     fn init_6_a_machine_that_never_finishes_is_stopped_at_its_budget() {

@@ -163,7 +163,7 @@ pub struct TraceEvent {
     /// The provider called.
     pub provider: ProviderId,
     /// Its catalog name.
-    pub provider_name: String,
+    pub provider_name: std::sync::Arc<str>,
     /// The entry point.
     pub call: Call,
     /// How it ended.

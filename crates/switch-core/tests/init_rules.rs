@@ -115,7 +115,7 @@ fn init_1_registered_entries_are_san_providers_in_catalog_order() {
         .trace()
         .iter()
         .filter(|e| e.call == Call::StartupEx)
-        .map(|e| e.provider_name.as_str())
+        .map(|e| &*e.provider_name)
         .collect();
     assert_eq!(started, ["a", "c"]);
     assert_eq!(loader.log().calls_of("b"), Vec::<Call>::new());

@@ -955,7 +955,7 @@ fn trace_event(host: &str, ev: &CoreTrace, step: Option<usize>, names: &NameMap)
     let provider = if ev.provider_name.is_empty() {
         names.get(ev.provider)
     } else {
-        ev.provider_name.clone()
+        ev.provider_name.to_string()
     };
     TraceEvent {
         host: host.to_owned(),

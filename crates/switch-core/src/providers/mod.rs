@@ -111,6 +111,7 @@ impl Providers {
             match self.live_slot(guid) {
                 Some(idx) => match &mut self.slots[idx].state {
                     SlotState::Ignored => {
+                        self.slots[idx].name = detected.entry.name().into();
                         self.slots[idx].entry = detected.entry;
                         self.init(idx, loader, exec);
                     }
@@ -217,7 +218,7 @@ impl Providers {
         let slot = self.slots.get_mut(p.0 as usize)?;
         let callee = Callee {
             id: slot.id,
-            name: slot.entry.name(),
+            name: &slot.name,
         };
         let live = slot::live_of(&mut slot.state)?;
         Some(exec.drive(callee, live.instance.as_mut(), machine))
@@ -326,6 +327,7 @@ impl Providers {
         self.newest.insert(entry.guid(), idx);
         self.slots.push(Slot {
             id: ProviderId(idx as u32),
+            name: entry.name().into(),
             entry,
             state: SlotState::Ignored,
         });
@@ -337,7 +339,7 @@ impl Providers {
         let slot = &mut self.slots[idx];
         let callee = Callee {
             id: slot.id,
-            name: slot.entry.name(),
+            name: &slot.name,
         };
         let loaded = match guarded(|| loader.load(&slot.entry)) {
             Ok(r) => r.map_err(RejectCause::LoadFailed),
@@ -347,7 +349,7 @@ impl Providers {
             Ok(i) => i,
             Err(cause) => {
                 let rejection = Rejection {
-                    provider: callee.name.to_owned(),
+                    provider: callee.name.to_string(),
                     step: Call::StartupEx,
                     cause,
                 };
@@ -358,7 +360,7 @@ impl Providers {
                 return;
             }
         };
-        let mut machine = InitMachine::new(callee.name, exec.env.width);
+        let mut machine = InitMachine::new(&slot.name, exec.env.width);
         // A machine that overruns its budget is given up on, then its teardown is driven; a
         // teardown that overruns too is given up on for good. Nothing here can loop.
         for _ in 0..2 {
@@ -406,11 +408,11 @@ impl Providers {
         };
         let callee = Callee {
             id: slot.id,
-            name: slot.entry.name(),
+            name: &slot.name,
         };
-        let mut teardown = Teardown::new(callee.name, Some(live.socket), true);
+        let mut teardown = Teardown::new(&slot.name, Some(live.socket), true);
         if let Err(overrun) = exec.drive(callee, live.instance.as_mut(), &mut teardown) {
-            tracing::error!(provider = callee.name, %overrun, "provider teardown stopped");
+            tracing::error!(provider = &*slot.name, %overrun, "provider teardown stopped");
         }
         exec.journal.note_all(teardown.take_diagnostics());
         let rejected = rejection.is_some();
@@ -432,7 +434,7 @@ impl Providers {
         let slot = &mut self.slots[idx];
         let callee = Callee {
             id: slot.id,
-            name: slot.entry.name(),
+            name: &slot.name,
         };
         let Some(live) = slot::live_of(&mut slot.state) else {
             return;
@@ -442,7 +444,7 @@ impl Providers {
             Ok(calls) => {
                 if machine.query().answered_without_size() {
                     exec.journal.note(Diagnostic::AddressListSizeMissing {
-                        provider: callee.name.to_owned(),
+                        provider: callee.name.to_string(),
                     });
                 }
                 machine
@@ -453,7 +455,7 @@ impl Providers {
                 calls: overrun.calls,
             }),
         };
-        let name = callee.name.to_owned();
+        let name = callee.name.to_string();
         match outcome {
             Ok(list) => live.addresses = list,
             Err(cause @ RejectCause::Panicked(_)) => {

@@ -93,13 +93,15 @@ pub(crate) fn live_of(state: &mut SlotState) -> Option<&mut Live> {
 /// One provider the switch has seen.
 pub(crate) struct Slot {
     pub id: ProviderId,
+    /// The catalog entry's name, shared with every trace event of the provider.
+    pub name: std::sync::Arc<str>,
     pub entry: CatalogEntry,
     pub state: SlotState,
 }
 
 impl Slot {
     pub fn name(&self) -> &str {
-        self.entry.name()
+        &self.name
     }
 
     pub fn state(&self) -> ProviderState {
