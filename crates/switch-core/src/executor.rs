@@ -92,6 +92,9 @@ impl Executor<'_> {
         };
         ev.emit();
         self.journal.trace.push(ev);
+        if let Answer::Panicked(message) = &answer {
+            self.journal.last_panic = Some((call.call(), message.clone()));
+        }
         answer
     }
 

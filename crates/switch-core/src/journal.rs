@@ -16,6 +16,9 @@ use crate::trace::TraceEvent;
 pub(crate) struct Journal {
     pub trace: Vec<TraceEvent>,
     diagnostics: IndexSet<Diagnostic>,
+    /// The last provider panic the executor caught, with its call and message, until the
+    /// code that drove the call decides what it means (a rejection, or a diagnostic).
+    pub last_panic: Option<(crate::trace::Call, String)>,
 }
 
 impl Journal {

@@ -232,6 +232,11 @@ impl Switch {
     /// provider the table names, falling back to TCP/IP as CONN-4 says, or through TCP/IP.
     /// A SAN connect that does not finish at once is [`ConnectStatus::Pending`]; its result
     /// comes out of [`poll`](Self::poll).
+    ///
+    /// The switch reads no clock: a SAN deadline counts from the time last passed to
+    /// [`handle_timeout`](Self::handle_timeout), and the negative cache is judged at that
+    /// time. An embedder that turns either on passes the time in before it connects (and
+    /// whenever [`poll_timeout`](Self::poll_timeout) asks).
     pub fn connect(
         &mut self,
         tcp: &mut dyn TcpProvider,
@@ -422,6 +427,8 @@ impl Switch {
             self.connections
                 .close_listeners_of(&mut self.providers, &mut exec, p);
         }
+        self.connections
+            .abandon_attempts(&mut self.providers, &mut exec);
         self.providers.shutdown(&mut exec);
         self.connections.prune(&self.providers);
         self.rebuild_routes();

@@ -124,11 +124,49 @@ fn negative_cache_is_off_by_default_and_a_fatal_error_is_not_cached() {
 
 #[test]
 fn san_deadline_a_slow_san_connect_is_abandoned_for_tcp() {
-    let policy = ConnectPolicy {
-        negative_cache: Some(Duration::from_secs(60)),
-        san_deadline: Some(Duration::from_millis(500)),
+    // Two hosts on the fabric: beta listens (SAN and TCP) but its events are never delivered,
+    // so alpha's SAN connect stays queued past alpha's deadline.
+    use mock_provider::Fabric;
+    let f = Fabric::new();
+    f.add_host("alpha", ["10.0.0.1".parse().unwrap()]);
+    f.add_host("beta", ["10.0.0.9".parse().unwrap()]);
+    let on = |index: usize, ip: &str, policy: ConnectPolicy| {
+        let c = MockConfig::generic("san").with_addresses(vec![ip.parse().unwrap()]);
+        let mut catalog = MockCatalog::with_tcpip();
+        catalog.install_mock(&c);
+        let mut loader = MockLoader::new();
+        loader.add(c);
+        loader.attach(&f, index).unwrap();
+        let mut switch = Switch::new(SwitchConfig {
+            connect: policy,
+            ..SwitchConfig::default()
+        });
+        switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
+        Host {
+            switch,
+            loader,
+            tcp: MockTcp::attached(&f, index).unwrap(),
+        }
     };
-    let mut h = host(policy, |c| c.connect_pending = true);
+    let mut h = on(
+        0,
+        "10.1.0.1",
+        ConnectPolicy {
+            negative_cache: Some(Duration::from_secs(60)),
+            san_deadline: Some(Duration::from_millis(500)),
+        },
+    );
+    let mut beta = on(1, "10.1.0.9", ConnectPolicy::default());
+    let l = beta
+        .switch
+        .socket(&mut beta.tcp, AddressFamily::INET, SocketKind::Stream)
+        .unwrap();
+    beta.switch
+        .bind(&mut beta.tcp, l, addr("0.0.0.0:80"))
+        .unwrap();
+    beta.switch
+        .listen(&mut beta.tcp, l, 5, spi_types::ConditionResult::Accept)
+        .unwrap();
     assert_eq!(h.switch.poll_timeout(), None);
     h.switch.handle_timeout(&mut h.tcp, Duration::from_secs(1));
     let (s, status) = h.connect("10.1.0.9:80");
@@ -148,14 +186,37 @@ fn san_deadline_a_slow_san_connect_is_abandoned_for_tcp() {
     assert_eq!(socket, s);
     assert_eq!(result.result, Ok(Via::Tcp));
     assert_eq!(result.reason.code(), "san_deadline");
+    // The switch asked the provider first (the connect had not finished), then closed the
+    // companion socket.
+    let calls = h.loader.log().calls_of("san");
     assert_eq!(
-        h.loader.log().calls_of("san").last(),
-        Some(&Call::CloseSocket)
+        &calls[calls.len() - 2..],
+        [Call::EnumNetworkEvents, Call::CloseSocket]
     );
     assert_eq!(h.tcp.connects(), [addr("10.1.0.9:80")]);
-    assert_eq!(h.switch.poll_timeout(), None);
-    // The destination is now in the negative cache.
+    // The negative-cache entry's expiry is the next timeout.
+    assert_eq!(h.switch.poll_timeout(), Some(Duration::from_millis(61_500)));
     assert_eq!(h.code("10.1.0.9:80"), "negative_cache");
+    h.switch
+        .handle_timeout(&mut h.tcp, Duration::from_millis(61_500));
+    assert_eq!(h.switch.poll_timeout(), None);
+    assert_eq!(h.switch.footprint().negative_cache, 0);
+}
+
+#[test]
+fn san_deadline_a_connect_finished_but_not_yet_signalled_is_kept_on_the_san() {
+    let policy = ConnectPolicy {
+        negative_cache: None,
+        san_deadline: Some(Duration::from_millis(500)),
+    };
+    // The mock's pending connect has completed by the time anyone asks.
+    let mut h = host(policy, |c| c.connect_pending = true);
+    let (s, status) = h.connect("10.1.0.9:80");
+    assert_eq!(status, ConnectStatus::Pending);
+    h.switch
+        .handle_timeout(&mut h.tcp, Duration::from_millis(500));
+    assert_eq!(h.switch.connection(s).unwrap().0, Via::San(ProviderId(0)));
+    assert!(h.tcp.connects().is_empty(), "no second connection over TCP");
 }
 
 #[test]

@@ -680,7 +680,16 @@ impl World {
         let events = h.events();
         let l = self.b.listener.expect("beta listens");
         match (self.b.open, self.b.queue.front().copied(), self.b.spec) {
-            (true, Some(q), Some(spec)) => match (spec.decision, events.as_slice()) {
+            // The switch refuses a peer while its application's queue of accepted connections
+            // is as long as the backlog.
+            (true, Some(q), Some(spec)) => match (
+                if self.b.untaken.len() >= usize::try_from(spec.backlog.max(1)).unwrap_or(1) {
+                    ConditionResult::Reject
+                } else {
+                    spec.decision
+                },
+                events.as_slice(),
+            ) {
                 (
                     ConditionResult::Accept,
                     &[
@@ -715,6 +724,10 @@ impl World {
 
     fn advance(&mut self, ms: u64) {
         self.fabric.advance(ms);
+        // What fell due is delivered before the switches hear the time: at a deadline the
+        // switch asks the provider first, so a result already signalled would win over the
+        // deadline; delivering it first keeps the model's expectation simple.
+        while self.deliver_one() {}
         let now = self.now();
         let expected: Vec<(usize, Expect)> = self
             .pending()

@@ -25,6 +25,7 @@ fn addr(s: &str) -> SocketAddr {
 
 struct Host {
     switch: Switch,
+    catalog: MockCatalog,
     loader: MockLoader,
     tcp: MockTcp,
 }
@@ -42,6 +43,7 @@ fn host(f: impl FnOnce(&mut MockConfig)) -> Host {
     loader.log().clear();
     Host {
         switch,
+        catalog,
         loader,
         tcp: MockTcp::new(),
     }
@@ -549,4 +551,145 @@ fn conn_3_fd_connect_is_the_only_event_selected() {
             events: NetworkEvents::CONNECT
         })
     );
+}
+
+fn connected_events(h: &mut Host) -> Vec<(SocketId, switch_core::connection::ConnectResult)> {
+    h.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SwitchEvent::Connected { socket, result } => Some((socket, result)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn hot_3_a_provider_that_leaves_during_a_connect_retires_only_after_it() {
+    let mut h = host(|c| c.connect_pending = true);
+    let s = h.socket(SocketKind::Stream);
+    assert_eq!(h.connect(s, "10.1.0.9:80"), ConnectStatus::Pending);
+    let [SwitchEvent::Watch(ev)] = h.events()[..] else {
+        panic!()
+    };
+    // The attempt counts: the provider retires instead of being cleaned up under it.
+    h.catalog.remove(mock_provider::guid_for_name("san"));
+    let r = h.switch.catalog_changed(&h.catalog, &mut h.loader);
+    assert_eq!(r.providers[0].state, switch_core::ProviderState::Retiring);
+    assert_eq!(r.providers[0].connections, 1);
+    h.switch.handle_event(&mut h.tcp, ev);
+    assert_eq!(h.switch.connection(s).unwrap().0, Via::San(P));
+    assert_eq!(h.loader.log().count("san", Call::Cleanup), 0);
+    h.switch.close(&mut h.tcp, s).unwrap();
+    let calls = h.san_calls();
+    assert_eq!(
+        &calls[calls.len() - 3..],
+        [Call::CloseSocket, Call::CloseSocket, Call::Cleanup]
+    );
+    assert_eq!(
+        h.switch.report().providers[0].state,
+        switch_core::ProviderState::Retired
+    );
+}
+
+#[test]
+fn close_2_shutdown_ends_a_pending_connect_and_closes_its_companion_first() {
+    let mut h = host(|c| c.connect_pending = true);
+    let s = h.socket(SocketKind::Stream);
+    h.connect(s, "10.1.0.9:80");
+    h.events();
+    h.switch.shutdown();
+    let calls = h.san_calls();
+    // The companion, then the query socket, then cleanup.
+    assert_eq!(
+        &calls[calls.len() - 3..],
+        [Call::CloseSocket, Call::CloseSocket, Call::Cleanup]
+    );
+    let done = connected_events(&mut h);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, s);
+    assert_eq!(done[0].1.result, Err(WsaError::WSAENETDOWN));
+    assert_eq!(done[0].1.reason.code(), "provider_gone");
+    assert_eq!(h.switch.footprint().watched_events, 0);
+    // Closing the socket afterwards makes no TCP connect (CONN-6: no fallback on a cancel).
+    h.switch.close(&mut h.tcp, s).unwrap();
+    assert!(h.tcp.connects().is_empty());
+}
+
+#[test]
+fn addr_1_a_provider_panicking_in_a_requery_ends_its_pending_connects() {
+    let mut h = host(|c| c.connect_pending = true);
+    let s = h.socket(SocketKind::Stream);
+    h.connect(s, "10.1.0.9:80");
+    h.events();
+    h.loader
+        .config(mock_provider::guid_for_name("san"))
+        .unwrap()
+        .lock()
+        .unwrap()
+        .panic_at = Some(Call::AddressListQuery);
+    h.switch.address_changed(None);
+    let done = connected_events(&mut h);
+    assert_eq!(done.len(), 1, "the attempt ends once");
+    assert_eq!(done[0].1.reason.code(), "provider_gone");
+    let f = h.switch.footprint();
+    assert_eq!((f.sockets, f.watched_events, f.deadlines), (1, 0, 0));
+    // The socket can connect again, through TCP now.
+    assert_eq!(
+        h.connect(s, "10.1.0.9:80"),
+        ConnectStatus::Done(switch_core::connection::ConnectResult {
+            result: Ok(Via::Tcp),
+            reason: ConnectReason::Route(RouteReason::NoRoute),
+        })
+    );
+}
+
+#[test]
+fn conn_4_a_tcp_connect_still_under_way_after_a_fallback_is_a_tcp_connection() {
+    let mut h = host(|c| {
+        c.connect_errors
+            .insert("10.1.0.9".parse().unwrap(), WsaError::WSAETIMEDOUT);
+    });
+    h.tcp
+        .connect_errors
+        .insert("10.1.0.9".parse().unwrap(), WsaError::WSAEWOULDBLOCK);
+    let s = h.socket(SocketKind::Stream);
+    let r = done(h.connect(s, "10.1.0.9:80"));
+    assert_eq!(r.result, Ok(Via::Tcp));
+    assert_eq!(h.switch.connection(s).unwrap().0, Via::Tcp);
+    assert_eq!(h.switch.connect_stats().failed, 0);
+}
+
+#[test]
+fn conn_2_a_socket_bound_to_the_wildcard_keeps_its_port_and_is_not_bound_again() {
+    let mut h = host(|_| {});
+    let s = h.socket(SocketKind::Stream);
+    h.switch.bind(&mut h.tcp, s, addr("0.0.0.0:4000")).unwrap();
+    let r = done(h.connect(s, "10.1.0.9:80"));
+    assert_eq!(r.result, Ok(Via::San(P)));
+    let binds = h
+        .tcp
+        .calls
+        .iter()
+        .filter(|c| matches!(c, TcpCall::Bind(..)))
+        .count();
+    assert_eq!(binds, 1, "TCP/IP is not asked to bind a bound socket again");
+    let san_bind = h
+        .loader
+        .log()
+        .calls()
+        .into_iter()
+        .find(|c| c.call == Call::Bind)
+        .unwrap();
+    assert_eq!(san_bind.detail, CallDetail::Address(addr("10.1.0.1:4000")));
+}
+
+#[test]
+fn conn_3_event_handles_are_never_zero() {
+    let mut h = host(|c| c.connect_pending = true);
+    let s = h.socket(SocketKind::Stream);
+    h.connect(s, "10.1.0.9:80");
+    let [SwitchEvent::Watch(ev)] = h.events()[..] else {
+        panic!()
+    };
+    assert_ne!(ev, EventHandle(0), "0 is a null event to a Windows shim");
 }

@@ -86,7 +86,13 @@ fn settle(f: &Fabric, hosts: &mut [Host; 2]) -> (Vec<(SocketId, &'static str)>, 
         }
         let due = [
             f.next_due(),
-            hosts[0].switch.poll_timeout().map(|d| d.as_millis() as u64),
+            // The switch's next timeout while a deadline is pending (its other timeouts are
+            // negative-cache expiries, which the cycles' own clock steps take care of).
+            hosts[0]
+                .switch
+                .poll_timeout()
+                .filter(|_| hosts[0].switch.footprint().deadlines > 0)
+                .map(|d| d.as_millis() as u64),
         ]
         .into_iter()
         .flatten()

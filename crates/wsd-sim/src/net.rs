@@ -106,6 +106,13 @@ pub(crate) fn step_reason(
                 wsa_name(*error)
             ),
         ),
+        ConnectReason::ProviderGone { provider } => (
+            ReasonCode::ProviderGone,
+            format!(
+                "{} was taken down while the SAN connect was under way",
+                p(*provider)
+            ),
+        ),
         ConnectReason::SanDeadline { provider } => (
             ReasonCode::SanDeadline,
             format!(

@@ -212,6 +212,8 @@ pub enum ReasonCode {
     SanConnectFatal,
     /// The SAN connect took longer than the SAN deadline; TCP was used.
     SanDeadline,
+    /// (ours) The provider was taken down while the SAN connect was under way.
+    ProviderGone,
 }
 
 impl ReasonCode {
@@ -227,6 +229,7 @@ impl ReasonCode {
             ReasonCode::SanConnectFailed => "san_connect_failed",
             ReasonCode::SanConnectFatal => "san_connect_fatal",
             ReasonCode::SanDeadline => "san_deadline",
+            ReasonCode::ProviderGone => "provider_gone",
         }
     }
 }

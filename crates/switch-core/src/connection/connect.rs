@@ -133,6 +133,15 @@ impl ConnectMachine {
         }
     }
 
+    /// The end the attempt has reached or is heading for (closing its companion socket on the
+    /// way there); `None` while it may still go either way.
+    pub fn heading(&self) -> Option<AttemptEnd> {
+        match self.phase {
+            Phase::Done(end) | Phase::Closing(_, end) => Some(end),
+            _ => None,
+        }
+    }
+
     /// The companion socket, while one is open.
     pub fn companion(&self) -> Option<ProviderSocket> {
         match self.phase {
@@ -273,8 +282,10 @@ impl ProviderMachine for ConnectMachine {
                     }
                 }
             }
+            // The enumeration itself failed: that is no answer to the connect, so CONN-4's
+            // table does not apply; the attempt falls back.
             (Phase::Enumerating(s), Answer::Events(Err(e)) | Answer::Done(Err(e))) => {
-                self.connect_failed(s, e);
+                self.after_failure(s, AttemptEnd::Fallback(e));
             }
             (Phase::Closing(_, end), _) => self.phase = Phase::Done(end),
             // An answer of the wrong kind: the provider failed the step.

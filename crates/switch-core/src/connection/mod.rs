@@ -102,12 +102,18 @@ pub enum ConnectReason {
         /// The provider tried.
         provider: ProviderId,
     },
+    /// The provider was taken down (the switch shut down, or the provider panicked) while the
+    /// SAN connect was under way: the connect failed with `WSAENETDOWN`.
+    ProviderGone {
+        /// The provider tried.
+        provider: ProviderId,
+    },
 }
 
 impl ConnectReason {
     /// The report code: `route_match`, `no_route`, `socket_kind`, `provider_not_ready`,
-    /// `negative_cache`, `companion_socket_failed`, `san_connect_failed`, `san_connect_fatal`
-    /// or `san_deadline`.
+    /// `negative_cache`, `companion_socket_failed`, `san_connect_failed`, `san_connect_fatal`,
+    /// `san_deadline` or `provider_gone`.
     pub fn code(&self) -> &'static str {
         match self {
             ConnectReason::Route(r) => r.code(),
@@ -115,6 +121,7 @@ impl ConnectReason {
             ConnectReason::SanConnectFailed { .. } => "san_connect_failed",
             ConnectReason::SanConnectFatal { .. } => "san_connect_fatal",
             ConnectReason::SanDeadline { .. } => "san_deadline",
+            ConnectReason::ProviderGone { .. } => "provider_gone",
         }
     }
 
@@ -122,6 +129,7 @@ impl ConnectReason {
     pub fn wsa(&self) -> Option<WsaError> {
         match self {
             ConnectReason::Route(_) | ConnectReason::SanDeadline { .. } => None,
+            ConnectReason::ProviderGone { .. } => Some(WsaError::WSAENETDOWN),
             ConnectReason::CompanionSocketFailed { error, .. }
             | ConnectReason::SanConnectFailed { error, .. }
             | ConnectReason::SanConnectFatal { error, .. } => Some(*error),
@@ -336,8 +344,11 @@ pub(crate) struct Connections {
     now: Duration,
     /// Destinations whose SAN connect fell back, and when their entry expires.
     negative: HashMap<IpAddr, Duration>,
-    /// The size of `negative` after its last purge of expired entries.
-    purged_at: usize,
+    /// The same entries ordered by expiry.
+    expiries: BTreeSet<(Duration, IpAddr)>,
+    /// The listening sockets, so provider changes touch listeners without a scan of every
+    /// socket.
+    listeners: BTreeSet<SocketId>,
     deadlines: BTreeSet<(Duration, SocketId)>,
     stats: ConnectStats,
 }
@@ -377,6 +388,16 @@ impl Connections {
     /// abandoned for TCP.
     pub fn handle_timeout(&mut self, env: ConnectEnv<'_, '_>, now: Duration) {
         self.now = self.now.max(now);
+        // Negative-cache entries that expired.
+        while let Some(&(t, ip)) = self.expiries.first() {
+            if t > self.now {
+                break;
+            }
+            self.expiries.pop_first();
+            if self.negative.get(&ip) == Some(&t) {
+                self.negative.remove(&ip);
+            }
+        }
         let due: Vec<SocketId> = self
             .deadlines
             .iter()
@@ -389,6 +410,26 @@ impl Connections {
             exec,
         } = env;
         for id in due {
+            // The connect may have finished with its signal not yet delivered: ask the
+            // provider first, and abandon the attempt only if it is still under way.
+            if let Some(AppSocket {
+                state: SocketState::Connecting(a),
+                ..
+            }) = self.sockets.get_mut(&id)
+                && a.machine.is_waiting()
+            {
+                a.machine.on_event();
+                let env = ConnectEnv {
+                    tcp: &mut *tcp,
+                    providers: &mut *providers,
+                    exec: &mut *exec,
+                };
+                if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
+                    self.events
+                        .push_back(SwitchEvent::Connected { socket: id, result });
+                    continue;
+                }
+            }
             if let Some(AppSocket {
                 state: SocketState::Connecting(a),
                 ..
@@ -409,9 +450,12 @@ impl Connections {
         }
     }
 
-    /// When the switch next needs `handle_timeout`: the earliest SAN deadline.
+    /// When the switch next needs `handle_timeout`: the earliest SAN deadline or
+    /// negative-cache expiry.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let deadline = self.deadlines.first().map(|(t, _)| *t);
+        let expiry = self.expiries.first().map(|(t, _)| *t);
+        [deadline, expiry].into_iter().flatten().min()
     }
 
     /// The counters of finished connects.
@@ -433,14 +477,13 @@ impl Connections {
         let Some(ttl) = self.policy.negative_cache else {
             return;
         };
-        self.negative.insert(dest, self.now + ttl);
-        // Expired entries go whenever the map has doubled since the last purge: amortized
-        // constant time per insert, and the map never holds more than twice the live entries.
-        if self.negative.len() > 2 * self.purged_at.max(64) {
-            let now = self.now;
-            self.negative.retain(|_, t| *t > now);
-            self.purged_at = self.negative.len();
+        let expiry = self.now.saturating_add(ttl);
+        if let Some(old) = self.negative.insert(dest, expiry) {
+            self.expiries.remove(&(old, dest));
         }
+        // `poll_timeout` names the earliest expiry, so a platform that calls `handle_timeout`
+        // when asked sees every entry go at its time.
+        self.expiries.insert((expiry, dest));
     }
 
     fn finished(&mut self, r: &ConnectResult) {
@@ -564,31 +607,39 @@ impl Connections {
                 return Ok(ConnectStatus::Done(r));
             }
         };
-        // CONN-2: the companion binds to the TCP socket's own address, fully qualified.
-        let local = match s.local {
-            Some(l) if !l.ip().is_unspecified() => l,
-            other => {
-                let ip = env
-                    .providers
-                    .local_address_for(provider, dest.ip())
-                    .unwrap_or(if dest.is_ipv4() {
-                        IpAddr::from([0, 0, 0, 0])
-                    } else {
-                        IpAddr::from([0u16; 8])
-                    });
-                let port = other.map_or(0, |l| l.port());
-                let bound = env
-                    .tcp
-                    .bind(s.tcp, SocketAddr::new(ip, port))
-                    .map_err(|error| SocketError::Tcp {
-                        socket: id,
-                        call: "bind",
-                        error,
-                    })?;
-                s.local = Some(bound);
-                bound
+        // CONN-2: the companion binds to the TCP socket's own address, fully qualified. A
+        // socket bound to a specific address keeps it; one bound to the wildcard keeps its port
+        // and the companion takes the SAN provider's address facing the destination; an
+        // unbound one is bound on TCP/IP first, there, with a port TCP/IP chooses. A bind
+        // TCP/IP refuses is a companion failure like any other: TCP/IP connects on its own.
+        let san_ip = env.providers.local_address_for(provider, dest.ip());
+        let local = match (s.local, san_ip) {
+            (Some(l), _) if !l.ip().is_unspecified() => l,
+            (Some(l), Some(ip)) => SocketAddr::new(ip, l.port()),
+            (None, Some(ip)) => match env.tcp.bind(s.tcp, SocketAddr::new(ip, 0)) {
+                Ok(bound) => {
+                    s.local = Some(bound);
+                    bound
+                }
+                Err(error) => {
+                    let reason = ConnectReason::CompanionSocketFailed { provider, error };
+                    self.remember_fallback(dest.ip());
+                    let r = self.connect_tcp(env.tcp, id, dest, reason)?;
+                    self.finished(&r);
+                    return Ok(ConnectStatus::Done(r));
+                }
+            },
+            (_, None) => {
+                let reason = ConnectReason::CompanionSocketFailed {
+                    provider,
+                    error: WsaError::WSAEADDRNOTAVAIL,
+                };
+                let r = self.connect_tcp(env.tcp, id, dest, reason)?;
+                self.finished(&r);
+                return Ok(ConnectStatus::Done(r));
             }
         };
+        let s = self.get(id)?;
         let qos = env.providers.takes_qos(provider);
         let options = s
             .options
@@ -596,16 +647,26 @@ impl Connections {
             .filter(|o| forwarded(o, qos))
             .cloned()
             .collect();
-        let event = EventHandle(self.next_event);
-        self.next_event += 1;
+        let event = self.mint_event();
         let attempt = Attempt {
             provider,
             dest,
             route: decision.reason,
             machine: ConnectMachine::new(local, dest, options, event),
-            deadline: self.policy.san_deadline.map(|d| self.now + d),
+            deadline: self.policy.san_deadline.map(|d| self.now.saturating_add(d)),
             expired: false,
         };
+        // HOT-3: an attempt counts as a connection of its provider from the start, so a
+        // provider that leaves the catalog meanwhile retires only once the attempt is over.
+        if env.providers.connection_opened(provider).is_err() {
+            let reason = ConnectReason::CompanionSocketFailed {
+                provider,
+                error: WsaError::WSAENETDOWN,
+            };
+            let r = self.connect_tcp(env.tcp, id, dest, reason)?;
+            self.finished(&r);
+            return Ok(ConnectStatus::Done(r));
+        }
         if let Some(t) = attempt.deadline {
             self.deadlines.insert((t, id));
         }
@@ -638,10 +699,10 @@ impl Connections {
         }
     }
 
+    /// A new event handle. Handles start at 1: 0 would be a null event to a Windows shim.
     fn mint_event(&mut self) -> EventHandle {
-        let e = EventHandle(self.next_event);
         self.next_event += 1;
-        e
+        EventHandle(self.next_event)
     }
 
     /// The application listens (LISTEN-1, ROUTE-3): TCP/IP listens; each SAN provider of
@@ -679,6 +740,8 @@ impl Connections {
                 call: "listen",
                 error,
             })?;
+        self.listeners.insert(id);
+        let s = self.get(id)?;
         s.state = SocketState::Listening(Box::new(Listener {
             address,
             backlog,
@@ -739,20 +802,17 @@ impl Connections {
         exec: &mut Executor<'_>,
         p: ProviderId,
     ) {
-        let mut wildcard: Vec<SocketId> = self
-            .sockets
+        let wildcard: Vec<SocketId> = self
+            .listeners
             .iter()
-            .filter_map(|(id, s)| match &s.state {
-                SocketState::Listening(l)
-                    if l.address.ip().is_unspecified()
-                        && !l.san.iter().any(|x| x.provider == p) =>
-                {
-                    Some(*id)
+            .filter(|id| match self.sockets.get(id).map(|s| &s.state) {
+                Some(SocketState::Listening(l)) => {
+                    l.address.ip().is_unspecified() && !l.san.iter().any(|x| x.provider == p)
                 }
-                _ => None,
+                _ => false,
             })
+            .copied()
             .collect();
-        wildcard.sort_unstable();
         for id in wildcard {
             let _ = self.listen_on(providers, exec, id, p);
         }
@@ -766,8 +826,12 @@ impl Connections {
         p: ProviderId,
     ) {
         let mut closed = Vec::new();
-        for s in self.sockets.values_mut() {
-            if let SocketState::Listening(l) = &mut s.state {
+        for id in &self.listeners {
+            if let Some(AppSocket {
+                state: SocketState::Listening(l),
+                ..
+            }) = self.sockets.get_mut(id)
+            {
                 l.san.retain(|x| {
                     if x.provider == p {
                         closed.push(*x);
@@ -788,8 +852,12 @@ impl Connections {
     /// panic): there is nothing left to call.
     pub fn prune(&mut self, providers: &Providers) {
         let mut gone = Vec::new();
-        for s in self.sockets.values_mut() {
-            if let SocketState::Listening(l) = &mut s.state {
+        for id in &self.listeners {
+            if let Some(AppSocket {
+                state: SocketState::Listening(l),
+                ..
+            }) = self.sockets.get_mut(id)
+            {
                 l.san.retain(|x| {
                     let alive = providers.is_alive(x.provider);
                     if !alive {
@@ -801,6 +869,73 @@ impl Connections {
         }
         for e in gone {
             self.release(e);
+        }
+        // Attempts on a provider that was taken down (a panic in an address re-query, or
+        // shutdown): it will never signal them, and its cleanup released their sockets. They
+        // end now, failed, so the application can connect again.
+        let orphans: Vec<SocketId> = self
+            .waiting
+            .values()
+            .filter_map(|w| match w {
+                Watched::Connect(id) => Some(*id),
+                Watched::Accept(..) => None,
+            })
+            .filter(|id| match self.sockets.get(id).map(|s| &s.state) {
+                Some(SocketState::Connecting(a)) => !providers.is_alive(a.provider),
+                _ => false,
+            })
+            .collect();
+        for id in orphans {
+            self.orphan(id);
+        }
+    }
+
+    /// Ends the attempt of `id`, whose provider is gone, as failed with `WSAENETDOWN`.
+    fn orphan(&mut self, id: SocketId) {
+        let Some(s) = self.sockets.get_mut(&id) else {
+            return;
+        };
+        let SocketState::Connecting(a) = std::mem::replace(&mut s.state, SocketState::Open) else {
+            return;
+        };
+        self.release(a.machine.event());
+        if let Some(t) = a.deadline {
+            self.deadlines.remove(&(t, id));
+        }
+        let result = ConnectResult {
+            result: Err(WsaError::WSAENETDOWN),
+            reason: ConnectReason::ProviderGone {
+                provider: a.provider,
+            },
+        };
+        self.finished(&result);
+        self.events
+            .push_back(SwitchEvent::Connected { socket: id, result });
+    }
+
+    /// Before shutdown: every attempt under way closes its companion socket while its
+    /// provider is still alive, and ends as failed.
+    pub fn abandon_attempts(&mut self, providers: &mut Providers, exec: &mut Executor<'_>) {
+        let attempts: Vec<SocketId> = self
+            .waiting
+            .values()
+            .filter_map(|w| match w {
+                Watched::Connect(id) => Some(*id),
+                Watched::Accept(..) => None,
+            })
+            .collect();
+        for id in attempts {
+            if let Some(AppSocket {
+                state: SocketState::Connecting(a),
+                ..
+            }) = self.sockets.get_mut(&id)
+            {
+                if let Some(c) = a.machine.companion() {
+                    providers.close_only(a.provider, c, exec);
+                }
+                let _ = providers.connection_closed(a.provider, exec);
+            }
+            self.orphan(id);
         }
     }
 
@@ -827,7 +962,14 @@ impl Connections {
         let Some(x) = l.san.iter().find(|x| x.event == event).copied() else {
             return;
         };
-        let (decision, address) = (l.decision, l.address);
+        // The application's queue of accepted connections is as long as its backlog: a peer
+        // beyond it is refused (CF_REJECT), as a full backlog is (ACCEPT-2).
+        let decision = if l.accepted.len() >= usize::try_from(l.backlog.max(1)).unwrap_or(1) {
+            ConditionResult::Reject
+        } else {
+            l.decision
+        };
+        let address = l.address;
         let mut machine = AcceptMachine::new(x.socket, event, decision);
         if !matches!(
             env.providers.drive_on(provider, &mut machine, env.exec),
@@ -963,6 +1105,7 @@ impl Connections {
         {
             l.accepted.retain(|x| *x != id);
         }
+        self.listeners.remove(&id);
         if let SocketState::Listening(l) = &s.state {
             // Its SAN listening sockets close, and so do the connections it accepted that the
             // application never took (ACCEPT-4).
@@ -1021,7 +1164,22 @@ impl Connections {
         reason: ConnectReason,
     ) -> Result<ConnectResult, SocketError> {
         let s = self.get(id)?;
-        match tcp.connect(s.tcp, dest) {
+        let answer = match tcp.connect(s.tcp, dest) {
+            // The TCP/IP provider goes on with the connect in the background: the switch's
+            // part is done, the connection is TCP's.
+            Err(WsaError::WSAEWOULDBLOCK) => Ok(s.local.unwrap_or_else(|| {
+                SocketAddr::new(
+                    if dest.is_ipv4() {
+                        IpAddr::from([0, 0, 0, 0])
+                    } else {
+                        IpAddr::from([0u16; 8])
+                    },
+                    0,
+                )
+            })),
+            other => other,
+        };
+        match answer {
             Ok(local) => {
                 s.local = Some(local);
                 s.state = SocketState::Connected {
@@ -1062,11 +1220,22 @@ impl Connections {
                 Some(end) => end,
                 None => return Ok(ConnectStatus::Pending),
             },
-            // The provider is gone (rejected after a panic elsewhere) or the machine overran:
-            // the attempt failed, nothing was established.
-            Some(Err(Overrun { .. })) | None => a
+            // The machine overran: nothing was established; its companion socket, if open,
+            // is closed here, and the attempt ends where it was heading or falls back.
+            Some(Err(Overrun { .. })) => {
+                if let Some(c) = a.machine.companion() {
+                    env.providers.close_only(provider, c, env.exec);
+                }
+                a.machine
+                    .heading()
+                    .unwrap_or(AttemptEnd::Fallback(WsaError::WSAENETDOWN))
+            }
+            // The provider is gone (taken down after a panic): its sockets went with its
+            // cleanup; the attempt ends where it was heading (a cancel stays a cancel) or
+            // falls back.
+            None => a
                 .machine
-                .end()
+                .heading()
                 .unwrap_or(AttemptEnd::Fallback(WsaError::WSAENETDOWN)),
         };
         let (dest, event, route, deadline, expired) =
@@ -1075,15 +1244,20 @@ impl Connections {
         if let Some(t) = deadline {
             self.deadlines.remove(&(t, id));
         }
+        if !matches!(end, AttemptEnd::Established(_)) {
+            // The attempt no longer counts; a retiring provider whose last one this was is
+            // taken down now (HOT-3).
+            let _ = env.providers.connection_closed(provider, env.exec);
+        }
         let s = self.get(id)?;
         let result = match end {
             AttemptEnd::Established(san) => {
+                // Counted since the attempt began.
                 s.state = SocketState::Connected {
                     via: Via::San(provider),
                     san: Some(san),
                     remote: dest,
                 };
-                env.providers.connection_opened(provider).ok();
                 ConnectResult {
                     result: Ok(Via::San(provider)),
                     reason: ConnectReason::Route(route),

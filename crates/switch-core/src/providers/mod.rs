@@ -150,11 +150,12 @@ impl Providers {
         }
     }
 
-    /// Records a new SAN connection on `provider` (it must be ready).
+    /// Records a new SAN connection (or connect attempt) on `provider`: it must be alive. A
+    /// retiring provider still counts the attempts that were under way when it left.
     pub fn connection_opened(&mut self, provider: ProviderId) -> Result<(), SwitchError> {
         let slot = self.slot_mut(provider)?;
         match &mut slot.state {
-            SlotState::Ready(live) => {
+            SlotState::Ready(live) | SlotState::Retiring(live) => {
                 live.connections += 1;
                 Ok(())
             }
@@ -221,7 +222,17 @@ impl Providers {
             name: &slot.name,
         };
         let live = slot::live_of(&mut slot.state)?;
-        Some(exec.drive(callee, live.instance.as_mut(), machine))
+        let driven = exec.drive(callee, live.instance.as_mut(), machine);
+        // A panic in a call of a serving provider fails that call (the machine treats it as
+        // an error); it is reported with its message, and the provider goes on serving.
+        if let Some((call, message)) = exec.journal.last_panic.take() {
+            exec.journal.note(Diagnostic::ProviderPanicked {
+                provider: slot.name.to_string(),
+                call,
+                message,
+            });
+        }
+        Some(driven)
     }
 
     /// Closes a connection's socket on provider `p` and counts the connection closed; a
@@ -369,6 +380,8 @@ impl Providers {
                 Err(overrun) => machine.abandon(overrun),
             }
         }
+        // A panic during initialization is the rejection's cause (or a teardown diagnostic).
+        exec.journal.last_panic = None;
         let outcome = machine.finish();
         exec.journal.note_all(outcome.diagnostics);
         slot.state = match outcome.result {
@@ -415,6 +428,7 @@ impl Providers {
             tracing::error!(provider = &*slot.name, %overrun, "provider teardown stopped");
         }
         exec.journal.note_all(teardown.take_diagnostics());
+        exec.journal.last_panic = None;
         let rejected = rejection.is_some();
         let mut ended = Ended::from_live(&live, rejection, teardown.cleaned_up());
         if rejected {
@@ -440,7 +454,10 @@ impl Providers {
             return;
         };
         let mut machine = Requery::new(live.socket, exec.env.width);
-        let outcome = match exec.drive(callee, live.instance.as_mut(), &mut machine) {
+        let driven = exec.drive(callee, live.instance.as_mut(), &mut machine);
+        // A panic here is the re-query's outcome (the provider is rejected below).
+        exec.journal.last_panic = None;
+        let outcome = match driven {
             Ok(calls) => {
                 if machine.query().answered_without_size() {
                     exec.journal.note(Diagnostic::AddressListSizeMissing {
