@@ -29,8 +29,9 @@
 //! says which call comes next ([`call::NextCall`]) and takes the answer ([`call::Answer`]). One
 //! private call executor makes every provider call, behind one panic boundary, records each in
 //! the trace, and drives a machine at most [`call_budget`](call::ProviderMachine::call_budget)
-//! calls, so a machine that never finishes is stopped with an [`Overrun`] (the provider is
-//! rejected with `sequence_overrun`) instead of hanging the switch.
+//! calls, so a machine that never finishes is stopped with an [`Overrun`] instead of hanging
+//! the switch: an initialization that overruns rejects its provider (`sequence_overrun`); a
+//! connect attempt that overruns closes its companion socket and falls back to TCP.
 //!
 //! ## Modules
 //!
@@ -44,6 +45,10 @@
 //! - [`address`]: the address-list query and its retry rule, shared by initialization and
 //!   address changes (INIT-3, ADDR-1).
 //! - [`teardown`]: closing a provider's socket and cleaning it up exactly once.
+//! - [`connection`]: application sockets, connects with their fallback (CONN-1..6), listens
+//!   and accepts (LISTEN-1, ACCEPT-1, 2, 4), the events and timers the platform feeds in,
+//!   the negative cache and the SAN deadline.
+//! - [`session`]: the session protocol's wire formats (the negotiation message, CONN-7).
 //! - [`routing`]: the subnet-to-provider table, its atomic publication and the connect and
 //!   listen decisions (INIT-3a, ROUTE-1..4, ADDR-1, ADDR-2).
 //! - [`trace`], [`report`]: what the switch says it did.
@@ -74,9 +79,13 @@
 //!   failure.
 //! - **The query socket** stays open while the provider is ready, for address re-queries; it is
 //!   closed before `WSPCleanup`.
-//! - **Panics**: a provider that panics in any call is rejected (`provider_panicked`); the
-//!   switch still closes its socket and calls `WSPCleanup` once if `WSPStartupEx` had
-//!   succeeded, each behind the same panic boundary. A panic inside `WSPStartupEx` counts as a
+//! - **Panics**: a provider that panics during initialization or an address re-query is
+//!   rejected (`provider_panicked`); the switch still closes its socket and calls
+//!   `WSPCleanup` once if `WSPStartupEx` had succeeded, each behind the same panic boundary.
+//!   A panic in a connection call (connect, listen, accept, close) fails that call only: the
+//!   attempt falls back (or the listen leaves that provider out), the panic is reported with
+//!   its message (`provider_panicked` diagnostic), and the provider keeps serving its other
+//!   connections. A panic inside `WSPStartupEx` counts as a
 //!   failed startup: no cleanup. A panic while closing or cleaning up is reported with its
 //!   message (`provider_panicked`).
 //! - **Diagnostics** are kept once each, in the order first noticed; noting one costs the same
@@ -89,9 +98,13 @@
 //!   catalog order: a provider installed later gets a higher id than every earlier one.
 //! - **Shutdown** (CLOSE-2) is final, and dropping a [`Switch`] shuts it down, so every started
 //!   provider is cleaned up exactly once.
-//! - **Waiters** (INIT-5): the core makes every provider call on the caller's thread and starts
-//!   no thread. Listening sockets and non-blocking connects, which need waiters, arrive with the
-//!   connection machinery; the platform trait that runs them comes with it.
+//! - **Waiters** (INIT-5): the core makes every provider call on the caller's thread, starts
+//!   no thread and reads no clock. Instead of a waiter trait it speaks the sans-IO way: it
+//!   tells the platform which events to watch ([`connection::SwitchEvent::Watch`] and
+//!   `Unwatch`, from [`Switch::poll`]), the platform reports a signalled event
+//!   ([`Switch::handle_event`]) and passes time in ([`Switch::handle_timeout`], asked for by
+//!   [`Switch::poll_timeout`]). The `wsd-waiter` crate is a ready-made waiter on one std
+//!   thread for embedders.
 //!
 //! ## Example
 //!
