@@ -265,6 +265,9 @@ impl<K: Key> Flat<K> {
                 if window_at(mid) <= window {
                     hi = mid;
                 } else {
+                    // `lo = mid` (mutating `+ 1` to `* 1`) is equivalent here: each step
+                    // still halves `hi - lo` until they are one apart, and `hi` always gives
+                    // the window, so the answer is the same within the eight steps.
                     lo = mid + 1;
                 }
             }
