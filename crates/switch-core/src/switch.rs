@@ -251,16 +251,7 @@ impl Switch {
         } else {
             self.decide_connect(dest, kind)
         };
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
-        self.connections.connect(env, socket, dest, decision)
+        self.with_env(tcp, |c, env| c.connect(env, socket, dest, decision))
     }
 
     /// Cancels a pending connect (CONN-6): the companion socket is closed; the socket stays
@@ -270,16 +261,7 @@ impl Switch {
         tcp: &mut dyn TcpProvider,
         socket: SocketId,
     ) -> Result<(), SocketError> {
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
-        self.connections.cancel(env, socket)
+        self.with_env(tcp, |c, env| c.cancel(env, socket))
     }
 
     /// Closes an application socket: its TCP/IP socket and its SAN socket. The last
@@ -289,18 +271,9 @@ impl Switch {
         tcp: &mut dyn TcpProvider,
         socket: SocketId,
     ) -> Result<(), SocketError> {
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
         // A retiring provider whose last connection this was is taken down; it had no route
         // already, so the table stays as it is.
-        self.connections.close(env, socket).map(|_| ())
+        self.with_env(tcp, |c, env| c.close(env, socket).map(|_| ()))
     }
 
     /// The application listens on its bound socket (LISTEN-1, ROUTE-3): TCP/IP listens, and
@@ -322,17 +295,9 @@ impl Switch {
         let route = self.decide_listen(
             address.unwrap_or_else(|| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)),
         );
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
-        self.connections
-            .listen(env, socket, backlog, decision, route)
+        self.with_env(tcp, |c, env| {
+            c.listen(env, socket, backlog, decision, route)
+        })
     }
 
     /// The SAN providers a listening socket listens on (besides TCP/IP).
@@ -348,31 +313,13 @@ impl Switch {
 
     /// The platform reports that `event` (one the switch asked it to watch) is signalled.
     pub fn handle_event(&mut self, tcp: &mut dyn TcpProvider, event: EventHandle) {
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
-        self.connections.handle_event(env, event);
+        self.with_env(tcp, |c, env| c.handle_event(env, event))
     }
 
     /// Time moves on to `now` (the platform's monotonic clock, from any fixed start; the
     /// switch reads no clock): SAN connects past their deadline go to TCP.
     pub fn handle_timeout(&mut self, tcp: &mut dyn TcpProvider, now: std::time::Duration) {
-        let mut exec = Executor {
-            env: &self.env,
-            journal: &mut self.journal,
-        };
-        let env = ConnectEnv {
-            tcp,
-            providers: &mut self.providers,
-            exec: &mut exec,
-        };
-        self.connections.handle_timeout(env, now);
+        self.with_env(tcp, |c, env| c.handle_timeout(env, now))
     }
 
     /// When the switch next wants [`handle_timeout`](Self::handle_timeout), if ever.
@@ -525,6 +472,24 @@ impl Switch {
                 .collect(),
             diagnostics: self.journal.diagnostics().cloned().collect(),
         }
+    }
+
+    /// Runs `f` on the connections with everything a provider call needs.
+    fn with_env<R>(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        f: impl FnOnce(&mut Connections, ConnectEnv<'_, '_>) -> R,
+    ) -> R {
+        let mut exec = Executor {
+            env: &self.env,
+            journal: &mut self.journal,
+        };
+        let env = ConnectEnv {
+            tcp,
+            providers: &mut self.providers,
+            exec: &mut exec,
+        };
+        f(&mut self.connections, env)
     }
 
     fn sync_catalog(&mut self, catalog: &dyn Catalog, loader: &mut dyn ProviderLoader) {
