@@ -360,6 +360,17 @@ pub(crate) struct ConnectEnv<'a, 'e> {
     pub exec: &'a mut Executor<'e>,
 }
 
+impl<'e> ConnectEnv<'_, 'e> {
+    /// The same environment, borrowed again for one more call.
+    fn reborrow(&mut self) -> ConnectEnv<'_, 'e> {
+        ConnectEnv {
+            tcp: &mut *self.tcp,
+            providers: &mut *self.providers,
+            exec: &mut *self.exec,
+        }
+    }
+}
+
 impl Connections {
     pub fn new(policy: ConnectPolicy) -> Self {
         Connections {
@@ -404,11 +415,7 @@ impl Connections {
             .take_while(|(t, _)| *t <= self.now)
             .map(|(_, id)| *id)
             .collect();
-        let ConnectEnv {
-            tcp,
-            providers,
-            exec,
-        } = env;
+        let mut env = env;
         for id in due {
             // The connect may have finished with its signal not yet delivered: ask the
             // provider first, and abandon the attempt only if it is still under way.
@@ -419,14 +426,7 @@ impl Connections {
                 && a.machine.is_waiting()
             {
                 a.machine.on_event();
-                let env = ConnectEnv {
-                    tcp: &mut *tcp,
-                    providers: &mut *providers,
-                    exec: &mut *exec,
-                };
-                if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
-                    self.events
-                        .push_back(SwitchEvent::Connected { socket: id, result });
+                if self.run_and_announce(env.reborrow(), id) {
                     continue;
                 }
             }
@@ -438,15 +438,20 @@ impl Connections {
                 a.expired = true;
                 a.machine.cancel();
             }
-            let env = ConnectEnv {
-                tcp: &mut *tcp,
-                providers: &mut *providers,
-                exec: &mut *exec,
-            };
-            if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
+            self.run_and_announce(env.reborrow(), id);
+        }
+    }
+
+    /// Drives the attempt of `id`; when it finished, announces it with
+    /// [`SwitchEvent::Connected`] and answers true.
+    fn run_and_announce(&mut self, env: ConnectEnv<'_, '_>, id: SocketId) -> bool {
+        match self.run_attempt(env, id) {
+            Ok(ConnectStatus::Done(result)) => {
                 self.events
                     .push_back(SwitchEvent::Connected { socket: id, result });
+                true
             }
+            _ => false,
         }
     }
 
@@ -687,10 +692,7 @@ impl Connections {
                 {
                     a.machine.on_event();
                 }
-                if let Ok(ConnectStatus::Done(result)) = self.run_attempt(env, id) {
-                    self.events
-                        .push_back(SwitchEvent::Connected { socket: id, result });
-                }
+                self.run_and_announce(env, id);
             }
             Some(Watched::Accept(listener, provider)) => {
                 self.accept_signalled(env, listener, provider, event);
@@ -1081,16 +1083,11 @@ impl Connections {
     /// Closes the socket: its TCP/IP socket, and its SAN socket or pending attempt.
     pub fn close(
         &mut self,
-        env: ConnectEnv<'_, '_>,
+        mut env: ConnectEnv<'_, '_>,
         id: SocketId,
     ) -> Result<Option<ProviderId>, SocketError> {
         if let SocketState::Connecting(_) = self.get(id)?.state {
-            let again = ConnectEnv {
-                tcp: &mut *env.tcp,
-                providers: &mut *env.providers,
-                exec: &mut *env.exec,
-            };
-            self.cancel(again, id)?;
+            self.cancel(env.reborrow(), id)?;
         }
         let s = self
             .sockets
@@ -1114,12 +1111,7 @@ impl Connections {
                 env.providers.close_only(x.provider, x.socket, env.exec);
             }
             for taken in &l.accepted {
-                let again = ConnectEnv {
-                    tcp: &mut *env.tcp,
-                    providers: &mut *env.providers,
-                    exec: &mut *env.exec,
-                };
-                let _ = self.close(again, *taken);
+                let _ = self.close(env.reborrow(), *taken);
             }
         }
         let mut closed_on = None;

@@ -978,29 +978,15 @@ impl Parser<'_> {
         max: u64,
         range: &'static str,
     ) -> Option<u64> {
-        let Some(it) = tab.item(key) else {
+        if !tab.has(key) {
             self.error(
                 &tab.span,
                 tab.key(key),
                 ErrorKind::MissingForOp { op: op.name() },
             );
             return None;
-        };
-        let v = self.integer(&it)?;
-        match u64::try_from(v) {
-            Ok(n) if n <= max => Some(n),
-            _ => {
-                self.error(
-                    &it.span,
-                    it.key.clone(),
-                    ErrorKind::OutOfRange {
-                        value: v.to_string(),
-                        range,
-                    },
-                );
-                None
-            }
         }
+        self.get_u64(tab, key, max, range)
     }
 
     fn backlog(&mut self, it: &Item<'_, '_>) -> Option<u32> {
