@@ -159,6 +159,19 @@ pub struct MockConfig {
     /// The name of the SAN fabric its NICs are cabled to: on a
     /// [`Fabric`](crate::fabric::Fabric), a connect reaches only providers with the same name.
     pub fabric: String,
+    /// `SO_MAX_MSG_SIZE`: the largest message one `WSPSend` takes (65536 by default); a larger
+    /// send fails with `WSAEMSGSIZE`.
+    pub max_msg_size: u32,
+    /// `SO_MAX_RDMA_SIZE`: the most bytes one RdmaWrite or RdmaRead moves (1048576 by default);
+    /// more fail with `WSAEMSGSIZE`.
+    pub max_rdma_size: u32,
+    /// `SO_RDMA_THRESHOLD_SIZE`: the RDMA threshold the provider would prefer (8192 by default).
+    pub rdma_threshold: u32,
+    /// The RegisterMemory extension's result once its arguments are valid (`Ok` by default).
+    pub register_memory: Result<(), WsaError>,
+    /// The RegisterRdmaMemory extension's result once its arguments are valid (`Ok` by
+    /// default).
+    pub register_rdma_memory: Result<(), WsaError>,
 }
 
 impl MockConfig {
@@ -190,6 +203,11 @@ impl MockConfig {
             connect_delay_ms: 0,
             set_option: Ok(()),
             fabric: "san0".to_owned(),
+            max_msg_size: 65536,
+            max_rdma_size: 1_048_576,
+            rdma_threshold: 8192,
+            register_memory: Ok(()),
+            register_rdma_memory: Ok(()),
         }
     }
 
@@ -310,6 +328,38 @@ impl MockConfig {
     /// Sets the fabric.
     pub fn with_fabric(mut self, fabric: &str) -> Self {
         self.fabric = fabric.to_owned();
+        self
+    }
+
+    /// Sets `SO_MAX_MSG_SIZE`.
+    pub fn with_max_msg_size(mut self, bytes: u32) -> Self {
+        self.max_msg_size = bytes;
+        self
+    }
+
+    /// Sets `SO_MAX_RDMA_SIZE`.
+    pub fn with_max_rdma_size(mut self, bytes: u32) -> Self {
+        self.max_rdma_size = bytes;
+        self
+    }
+
+    /// Sets `SO_RDMA_THRESHOLD_SIZE`.
+    pub fn with_rdma_threshold(mut self, bytes: u32) -> Self {
+        self.rdma_threshold = bytes;
+        self
+    }
+
+    /// Sets the RegisterMemory extension's result (see
+    /// [`register_memory`](Self::register_memory)).
+    pub fn with_register_memory(mut self, result: Result<(), WsaError>) -> Self {
+        self.register_memory = result;
+        self
+    }
+
+    /// Sets the RegisterRdmaMemory extension's result (see
+    /// [`register_rdma_memory`](Self::register_rdma_memory)).
+    pub fn with_register_rdma_memory(mut self, result: Result<(), WsaError>) -> Self {
+        self.register_rdma_memory = result;
         self
     }
 

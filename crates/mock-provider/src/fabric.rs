@@ -67,10 +67,39 @@
 //!
 //! `WSPCloseSocket` removes the socket's listener (its queued connects are refused), takes a
 //! queued connect out of its listener's queue, and marks its end of a connection closed; the
-//! connection stays in [`Fabric::connections`] as history. `WSPCleanup` withdraws the
-//! provider: its addresses are no longer served and its listeners stop listening (their queued
-//! connects are refused). Its sockets that are still open stay counted by
-//! [`Fabric::open_sockets`], which is what a leak check looks at.
+//! connection stays in [`Fabric::connections`] as history. Its data side (CLOSE-1): its own
+//! pending receives complete with `WSA_OPERATION_ABORTED`, the peer's pending receives fail
+//! with `WSAECONNRESET` and the peer's later sends, receives, RDMA registrations and RDMA
+//! transfers on the connection fail with `WSAECONNRESET` (messages that reached the peer
+//! before are still received first); the socket's RDMA registrations are dropped.
+//! `WSPCleanup` withdraws the provider: its addresses are no longer served and its listeners
+//! stop listening (their queued connects are refused). Its sockets that are still open stay
+//! counted by [`Fabric::open_sockets`], which is what a leak check looks at.
+//!
+//! # Data between SAN sockets
+//!
+//! A connected SAN socket (from the accept on the listening side, and from the moment the
+//! listener accepted on the connecting side) carries messages and RDMA to the other end of its
+//! connection; the provider checks its own arguments and local buffers first (see
+//! [`MockProvider`](crate::MockProvider)).
+//!
+//! - A `WSPSend` is one message. It goes into the peer's oldest posted receive or, when none
+//!   is posted, is held, in order, for the next receives posted. A message larger than the
+//!   receive it meets completes that receive with `WSAEMSGSIZE` and is dropped. The send
+//!   completes at once with its size.
+//! - Requests complete through the up-call table of the provider that started them, made once
+//!   the fabric is unlocked, or, for a `poll_only` request, are kept for
+//!   `WSPGetOverlappedResult`.
+//! - An RDMA registration exposes memory to the peer of the registering socket's connection;
+//!   its descriptor ([`RDMA_DESCRIPTOR_LEN`] bytes) names it fabric-wide with a check value.
+//!   RdmaWrite and RdmaRead need a descriptor of a live registration of the peer of this very
+//!   connection (`WSAEINVAL` otherwise, `WSAECONNRESET` once the peer closed), a transfer
+//!   inside it (`WSAEFAULT`) and `MEM_WRITE` respectively `MEM_READ` on it (`WSAEACCES`). The
+//!   bytes are copied at once, and the request completes at once.
+//! - Every refused access is counted by [`Fabric::mem_violations`];
+//!   [`Fabric::memory`] shows what a host's providers hold registered and cached.
+//!
+//! Not connected: `WSAENOTCONN`.
 //!
 //! # TCP/IP
 //!
@@ -78,8 +107,10 @@
 //! [`connect_errors`](crate::MockTcp::connect_errors) entry first; then no host owns the
 //! destination `WSAEHOSTUNREACH`; an owning host with a TCP listener on the destination (its
 //! address or the wildcard, and the port) connects, and the connection is recorded with both
-//! ends; otherwise `WSAECONNREFUSED`. The accepting end has no socket of its own in the mock,
-//! so a TCP connection closes when its connecting socket does.
+//! ends; otherwise `WSAECONNREFUSED`. The accepting end gets a socket of its own only through
+//! [`MockTcp::accept`](crate::MockTcp::accept) on the listener; until then the connection
+//! closes (both ends) when its connecting socket does, and once accepted each end closes with
+//! its own socket. The two ends exchange a byte stream (see [`MockTcp`](crate::MockTcp)).
 //!
 //! # Cost
 //!
@@ -88,19 +119,23 @@
 //! handful), never over sockets. Whatever produces signals in a batch goes in a fixed order, so
 //! a run is the same every time.
 
+mod data;
 mod san;
 mod tcp;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use spi_types::WsaError;
 use switch_core::provider::{EventHandle, ProviderSocket, TcpSocket};
 
 use crate::config::MockConfig;
 use crate::provider::SharedConfig;
+use crate::registry::Registry;
 
+pub use data::RDMA_DESCRIPTOR_LEN;
+pub(crate) use data::{Notify, RdmaDirection, Request, Upcall};
 pub(crate) use san::{AcceptDecision, SanAttachment};
 pub(crate) use tcp::TcpAttachment;
 
@@ -231,6 +266,21 @@ pub struct ListenerInfo {
     pub backlog: usize,
     /// How many connects wait to be accepted (always 0 for TCP, which accepts at once).
     pub queued: usize,
+}
+
+/// The registered memory of a host's SAN providers ([`Fabric::memory`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Live local registrations (`WSPRegisterMemory`) of its provider instances.
+    pub local: usize,
+    /// Live RDMA registrations (`WSPRegisterRdmaMemory`) of its providers' sockets.
+    pub rdma: usize,
+    /// Deregistered local registrations its provider instances still cache (MEM-2): the
+    /// memory stays pinned until a MemoryRegistrationCacheCallback covering it or the
+    /// provider's cleanup.
+    pub cached: usize,
+    /// The cached ranges, as (address, length), by address.
+    pub cached_ranges: Vec<(u64, usize)>,
 }
 
 /// The backlog a listener keeps for the `backlog` given to `listen`: below 1 counts as 1, and
@@ -440,6 +490,42 @@ impl Fabric {
         out
     }
 
+    /// How many memory accesses the SAN providers' model NIC refused so far, fabric-wide
+    /// (MEM-1): a data call's local buffer outside a live registration of its socket or
+    /// without the access right it needs, a registration of a range outside its buffer, and
+    /// an RDMA transfer whose target descriptor is not a live registration of the peer of
+    /// that very connection (after the peer closed included), lies outside it, or lacks the
+    /// access right. A switch that follows the rules never makes one.
+    pub fn mem_violations(&self) -> u64 {
+        self.lock().mem_violations
+    }
+
+    /// The registered memory of every SAN provider instance attached to `host` (instances
+    /// already dropped have none).
+    pub fn memory(&self, host: usize) -> MemoryStats {
+        let s = self.lock();
+        let mut m = MemoryStats::default();
+        for p in s.providers.iter().filter(|p| p.host == host) {
+            if let Some(r) = p.registry.upgrade() {
+                let r = Registry::lock(&r);
+                m.local += r.local_count();
+                m.cached_ranges.extend(r.cached_ranges());
+            }
+        }
+        m.cached = m.cached_ranges.len();
+        m.cached_ranges.sort_unstable();
+        m.rdma = s
+            .rdma
+            .values()
+            .filter(|r| {
+                s.providers
+                    .get(r.owner.provider)
+                    .is_some_and(|p| p.host == host)
+            })
+            .count();
+        m
+    }
+
     /// How many sockets are open on `host`, per provider (`san:<name>` for each SAN provider
     /// with open sockets, summed over its instances; `tcp` for the TCP/IP providers). A socket
     /// counts from `WSPSocket` (or `WSPAccept`) to `WSPCloseSocket`, also after its provider
@@ -495,6 +581,13 @@ struct State {
     timers: BTreeMap<(u64, u64), Delivery>,
     next_timer: u64,
     next_attempt: u64,
+    /// Live RDMA registrations, by their fabric-wide id.
+    rdma: HashMap<u64, data::RdmaReg>,
+    next_rdma: u64,
+    /// Refused memory accesses (MEM-1).
+    mem_violations: u64,
+    /// The byte streams of TCP connections, by connection id.
+    tcp_streams: HashMap<usize, tcp::TcpStream>,
 }
 
 struct HostState {
@@ -512,6 +605,8 @@ struct ProviderReg {
     started: bool,
     listeners: BTreeMap<SocketAddr, ProviderSocket>,
     open_sockets: usize,
+    /// The instance's local registrations and cache (gone once the instance is dropped).
+    registry: Weak<Mutex<Registry>>,
 }
 
 impl ProviderReg {

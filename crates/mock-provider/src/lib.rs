@@ -15,7 +15,11 @@
 //! A [`Fabric`] puts several hosts in one process: each host's mock SAN providers (attached
 //! through [`MockLoader::attach`]) and mock TCP/IP provider ([`MockTcp::attached`]) connect to
 //! the others' listeners as the topology says, with a simulated clock and a queue of signalled
-//! events, and no thread, clock or network of the real world.
+//! events, and no thread, clock or network of the real world. Connected SAN sockets carry
+//! messages and RDMA between registered [`Buffer`](switch_core::memory::Buffer)s, with the
+//! access rules of a model RDMA NIC ([`Fabric::mem_violations`] counts what it refused) and a
+//! registration cache per provider ([`Fabric::memory`]); connected TCP sockets carry byte
+//! streams with shutdown and urgent data.
 //!
 //! ```
 //! use mock_provider::{MockCatalog, MockConfig, MockLoader};
@@ -41,13 +45,18 @@ pub mod catalog;
 pub mod config;
 pub mod fabric;
 pub mod provider;
+mod registry;
 pub mod tcp;
+pub mod wrap;
 
 pub use catalog::{MockCatalog, MockLoader};
 pub use config::{AddressFault, MockConfig, RawAddressList, guid_for_name};
 pub use fabric::{
     ConnectionEnd, ConnectionInfo, Fabric, FabricError, HostConnection, HostInfo, ListenerInfo,
-    Role, Transport,
+    MemoryStats, Role, Transport,
 };
 pub use provider::{CallDetail, CallLog, LoggedCall, MockProvider, SharedConfig};
 pub use tcp::{MockTcp, TcpCall};
+pub use wrap::{
+    Fault, FaultAction, FaultInjector, FaultPlan, TracedCall, Tracer, When, classify_ioctl,
+};

@@ -7,6 +7,34 @@
 //! [`MockLoader::attach`](crate::MockLoader::attach)), its sockets take part in the fabric's
 //! network: connects reach listeners of other hosts' providers, which accept or refuse them
 //! (see the [`fabric`](crate::fabric) module for every rule).
+//!
+//! # The data edge
+//!
+//! On a fabric, a connected socket carries messages (`WSPSend`, `WSPRecv`) and RDMA
+//! (RdmaWrite, RdmaRead) to the other end of its connection; the fabric documents the rules.
+//! What the mock checks itself, before the fabric sees the call:
+//!
+//! - an extension call's `entry` must be the handle this instance wrote for that extension
+//!   through `SIO_GET_EXTENSION_FUNCTION_POINTER` (`WSAEINVAL` otherwise);
+//! - every buffer of a data call must lie inside a live local registration (RegisterMemory) of
+//!   this instance for the same socket, named by the buffer's handle, of the same
+//!   [`Buffer`](switch_core::memory::Buffer), with `MEM_READ` for what is sent or RDMA-written
+//!   and `MEM_WRITE` for what is received or RDMA-read: otherwise `WSAEFAULT`, counted by
+//!   [`Fabric::mem_violations`];
+//! - `WSPSend` takes 1 to 8 buffers, at most `SO_MAX_MSG_SIZE` bytes in all (`WSAEMSGSIZE`);
+//!   `WSPRecv` exactly one; RDMA 1 to 8, at most `SO_MAX_RDMA_SIZE` bytes (`WSAEMSGSIZE`);
+//!   other counts `WSAEINVAL`;
+//! - data calls never complete inline: they answer [`DataOutcome::Pending`] and complete
+//!   through `WPUCompleteOverlappedRequest`, or, for a `poll_only` request, through
+//!   `WSPGetOverlappedResult` (`WSA_IO_INCOMPLETE` while under way; the result is answered
+//!   once, then the request is forgotten; `WSAEINVAL` for a request the socket does not
+//!   have);
+//! - DeregisterMemory (and closing the socket) moves a registration into the instance's cache,
+//!   which keeps its buffer until MemoryRegistrationCacheCallback covers it (MEM-2) or the
+//!   provider's last `WSPCleanup`;
+//! - `WSPCloseSocket` (CLOSE-1) aborts the socket's pending receives with
+//!   `WSA_OPERATION_ABORTED`, fails the peer's with `WSAECONNRESET`, releases the socket's
+//!   registrations, and only then makes its last up-call, `WPUCloseSocketHandle`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,18 +42,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
 use spi_types::address_list::{PointerWidth, encode_address_list_into, required_size};
+use spi_types::consts::{SO_MAX_MSG_SIZE, SO_MAX_RDMA_SIZE, SO_RDMA_THRESHOLD_SIZE, SOL_SOCKET};
 use spi_types::{
-    AddressFamily, ConditionResult, IoctlCode, NetworkEvents, Protocol, ProtocolInfo, SanExtension,
-    SocketFlags, SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
+    AddressFamily, ConditionResult, IoctlCode, MemoryAccess, NetworkEvents, Protocol, ProtocolInfo,
+    SanExtension, SocketFlags, SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
 };
+use switch_core::memory::{MemoryHandle, MemoryRange, WsaBufEx};
 use switch_core::provider::{
-    Accepted, ConditionArgs, EventHandle, IoctlFailure, ProviderSocket, SanProvider, StartupAnswer,
-    SwitchSocket, Upcalls,
+    Accepted, ConditionArgs, DataOutcome, EventHandle, ExtensionHandle, IoctlFailure, Overlapped,
+    ProviderSocket, SanProvider, StartupAnswer, SwitchSocket, Upcalls,
 };
 use switch_core::trace::Call;
 
 use crate::config::{AddressFault, MockConfig};
-use crate::fabric::{AcceptDecision, Fabric, FabricError, SanAttachment};
+use crate::fabric::{
+    AcceptDecision, Fabric, FabricError, Notify, RDMA_DESCRIPTOR_LEN, RdmaDirection, Request,
+    SanAttachment, Upcall,
+};
+use crate::registry::{Registry, SharedRegistry};
+
+/// The most buffers one `WSPSend`, RdmaWrite or RdmaRead takes.
+pub const MAX_DATA_BUFFERS: usize = 8;
 
 /// What a logged call carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +98,33 @@ pub enum CallDetail {
     Socket2(ProviderSocket),
     /// A call with an address.
     Address(SocketAddr),
+    /// A data call (`WSPSend`, `WSPRecv`, RdmaWrite, RdmaRead) or `WSPGetOverlappedResult`.
+    Data {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The request.
+        overlapped: Overlapped,
+        /// The bytes of its buffers in all (0 for `WSPGetOverlappedResult`).
+        bytes: usize,
+    },
+    /// A registration call or the cache callback: the memory it names.
+    Memory {
+        /// The socket (none for the cache callback).
+        socket: Option<ProviderSocket>,
+        /// The first address.
+        address: u64,
+        /// The length.
+        len: usize,
+    },
+    /// `WSPGetSockOpt`'s option.
+    SockOpt {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The level.
+        level: i32,
+        /// The option.
+        name: i32,
+    },
 }
 
 /// One call a mock received.
@@ -146,6 +210,10 @@ pub struct MockProvider {
     pending: HashMap<ProviderSocket, IpAddr>,
     /// Its place on a fabric, if attached.
     fabric: Option<SanAttachment>,
+    /// Its local memory registrations and cache.
+    registry: SharedRegistry,
+    /// The extensions whose entry point it wrote, by index.
+    returned: [bool; SanExtension::ALL.len()],
 }
 
 impl std::fmt::Debug for MockProvider {
@@ -177,6 +245,8 @@ impl MockProvider {
             address_queries: 0,
             pending: HashMap::new(),
             fabric: None,
+            registry: Registry::shared(),
+            returned: [false; SanExtension::ALL.len()],
         }
     }
 
@@ -193,6 +263,7 @@ impl MockProvider {
             fabric,
             host,
             &self.config,
+            &self.registry,
             self.started > 0,
             self.sockets.keys().copied(),
         )?);
@@ -242,6 +313,104 @@ impl MockProvider {
         if panic_at == Some(call) {
             panic!("mock provider `{name}` panics in {call} as configured");
         }
+    }
+
+    /// `WSAEINVAL` unless `entry` is the handle this instance wrote for `ext`.
+    fn check_entry(&self, entry: ExtensionHandle, ext: SanExtension) -> Result<(), WsaError> {
+        if self.returned[ext.index()] && entry == extension_handle(ext) {
+            Ok(())
+        } else {
+            Err(WsaError::WSAEINVAL)
+        }
+    }
+
+    /// `WSAENOTSOCK` unless the socket is open.
+    fn check_socket(&self, socket: ProviderSocket) -> Result<(), WsaError> {
+        if self.sockets.contains_key(&socket) {
+            Ok(())
+        } else {
+            Err(WsaError::WSAENOTSOCK)
+        }
+    }
+
+    /// The request of a data call on `socket`: where its completion goes.
+    fn request(&self, socket: ProviderSocket, overlapped: Overlapped) -> Result<Request, WsaError> {
+        let theirs = *self.sockets.get(&socket).ok_or(WsaError::WSAENOTSOCK)?;
+        let notify = if overlapped.poll_only {
+            None
+        } else {
+            let upcalls = self.upcalls.clone().ok_or(WsaError::WSANOTINITIALISED)?;
+            Some(Notify {
+                upcalls,
+                socket: theirs,
+            })
+        };
+        Ok(Request { overlapped, notify })
+    }
+
+    /// Counts a refused memory access on the fabric, if attached.
+    fn violation(&self) {
+        if let Some(f) = &self.fabric {
+            f.violation();
+        }
+    }
+
+    /// `WSAEFAULT` (counted) unless every buffer lies in a live registration of `socket` with
+    /// `need`.
+    fn check_local(
+        &self,
+        socket: ProviderSocket,
+        bufs: &[WsaBufEx],
+        need: MemoryAccess,
+    ) -> Result<(), WsaError> {
+        // The registry's lock is released before the fabric's is taken.
+        let covered = Registry::lock(&self.registry).covers(socket, bufs, need);
+        if covered {
+            Ok(())
+        } else {
+            self.violation();
+            Err(WsaError::WSAEFAULT)
+        }
+    }
+
+    /// RdmaWrite and RdmaRead.
+    #[allow(clippy::too_many_arguments)]
+    fn rdma(
+        &mut self,
+        direction: RdmaDirection,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        local: &[WsaBufEx],
+        target: &[u8],
+        target_offset: u32,
+        overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        let (call, ext, need) = match direction {
+            RdmaDirection::Write => (Call::RdmaWrite, SanExtension::RdmaWrite, MemoryAccess::READ),
+            RdmaDirection::Read => (Call::RdmaRead, SanExtension::RdmaRead, MemoryAccess::WRITE),
+        };
+        let bytes = total_len(local);
+        self.enter(
+            call,
+            CallDetail::Data {
+                socket,
+                overlapped,
+                bytes,
+            },
+        );
+        self.check_entry(entry, ext)?;
+        let request = self.request(socket, overlapped)?;
+        if local.is_empty() || local.len() > MAX_DATA_BUFFERS {
+            return Err(WsaError::WSAEINVAL);
+        }
+        self.check_local(socket, local, need)?;
+        if bytes > self.cfg().max_rdma_size as usize {
+            return Err(WsaError::WSAEMSGSIZE);
+        }
+        let f = self.fabric.as_ref().ok_or(WsaError::WSAENOTCONN)?;
+        let upcalls = f.rdma(socket, local, target, target_offset, direction, request)?;
+        deliver(upcalls);
+        Ok(DataOutcome::Pending)
     }
 
     fn address_answer(&mut self, output: &mut [u8]) -> Result<usize, IoctlFailure> {
@@ -311,6 +480,33 @@ impl MockProvider {
             _ => {}
         }
         Ok(written)
+    }
+}
+
+/// The entry point the mock writes for `ext`.
+fn extension_handle(ext: SanExtension) -> ExtensionHandle {
+    ExtensionHandle(0x7f00_0000_u64 + 0x10 * (ext as u64 + 1))
+}
+
+/// The bytes of `bufs` in all.
+fn total_len(bufs: &[WsaBufEx]) -> usize {
+    bufs.iter().fold(0, |n, b| n.saturating_add(b.range.len))
+}
+
+/// Whether `access` is one of `MEM_READ`, `MEM_WRITE`, `MEM_READWRITE`.
+fn valid_access(access: MemoryAccess) -> bool {
+    [
+        MemoryAccess::READ,
+        MemoryAccess::WRITE,
+        MemoryAccess::READWRITE,
+    ]
+    .contains(&access)
+}
+
+/// Makes the up-calls a fabric call collected (its lock is released by now).
+fn deliver(upcalls: Vec<Upcall>) {
+    for u in upcalls {
+        u.deliver();
     }
 }
 
@@ -389,10 +585,12 @@ impl SanProvider for MockProvider {
             return Err(WsaError::WSANOTINITIALISED);
         }
         self.started -= 1;
-        if self.started == 0
-            && let Some(f) = &self.fabric
-        {
-            f.set_started(false);
+        if self.started == 0 {
+            // The provider's last cleanup forgets its registration cache (MEM-2).
+            Registry::lock(&self.registry).drop_cache();
+            if let Some(f) = &self.fabric {
+                f.set_started(false);
+            }
         }
         self.cfg().cleanup
     }
@@ -562,12 +760,13 @@ impl SanProvider for MockProvider {
                     .extension_answer(ext)
                     .map_err(IoctlFailure::new)?;
                 let n = self.width.bytes();
-                let handle = 0x7f00_0000_u64 + 0x10 * (ext as u64 + 1);
+                let handle = extension_handle(ext).0;
                 let out = output.get_mut(..n).ok_or(IoctlFailure {
                     error: WsaError::WSAEFAULT,
                     bytes_returned: n,
                 })?;
                 out.copy_from_slice(&handle.to_le_bytes()[..n]);
+                self.returned[ext.index()] = true;
                 Ok(n)
             }
             _ => {
@@ -583,10 +782,291 @@ impl SanProvider for MockProvider {
         if !self.sockets.contains_key(&socket) {
             return Err(WsaError::WSAENOTSOCK);
         }
-        if let Some(f) = &self.fabric {
+        let upcalls = match &self.fabric {
             // The fabric knows every socket the mock has; nothing to report if it disagrees.
-            f.close(socket).ok();
-        }
+            Some(f) => f.close(socket).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Registry::lock(&self.registry).release_socket(socket);
+        // The completions first: WPUCloseSocketHandle is the last up-call for the socket.
+        deliver(upcalls);
         self.drop_socket(socket)
+    }
+
+    fn get_sock_opt(
+        &mut self,
+        socket: ProviderSocket,
+        level: i32,
+        name: i32,
+        value: &mut [u8],
+    ) -> Result<usize, WsaError> {
+        self.enter(
+            Call::GetSockOpt,
+            CallDetail::SockOpt {
+                socket,
+                level,
+                name,
+            },
+        );
+        self.check_socket(socket)?;
+        let answer = {
+            let c = self.cfg();
+            match (level, name) {
+                (SOL_SOCKET, SO_MAX_MSG_SIZE) => c.max_msg_size,
+                (SOL_SOCKET, SO_MAX_RDMA_SIZE) => c.max_rdma_size,
+                (SOL_SOCKET, SO_RDMA_THRESHOLD_SIZE) => c.rdma_threshold,
+                _ => return Err(WsaError::WSAENOPROTOOPT),
+            }
+        };
+        let out = value.get_mut(..4).ok_or(WsaError::WSAEFAULT)?;
+        out.copy_from_slice(&answer.to_le_bytes());
+        Ok(4)
+    }
+
+    fn send(
+        &mut self,
+        socket: ProviderSocket,
+        buffers: &[WsaBufEx],
+        overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        let bytes = total_len(buffers);
+        self.enter(
+            Call::Send,
+            CallDetail::Data {
+                socket,
+                overlapped,
+                bytes,
+            },
+        );
+        let request = self.request(socket, overlapped)?;
+        if buffers.is_empty() || buffers.len() > MAX_DATA_BUFFERS {
+            return Err(WsaError::WSAEINVAL);
+        }
+        self.check_local(socket, buffers, MemoryAccess::READ)?;
+        if bytes > self.cfg().max_msg_size as usize {
+            return Err(WsaError::WSAEMSGSIZE);
+        }
+        let f = self.fabric.as_ref().ok_or(WsaError::WSAENOTCONN)?;
+        let mut message = vec![0; bytes];
+        let mut at = 0;
+        for b in buffers {
+            let part = message
+                .get_mut(at..at + b.range.len)
+                .ok_or(WsaError::WSAEFAULT)?;
+            b.range
+                .buffer
+                .read(b.range.offset, part)
+                .map_err(|_| WsaError::WSAEFAULT)?;
+            at += b.range.len;
+        }
+        let upcalls = f.send(socket, message, request)?;
+        deliver(upcalls);
+        Ok(DataOutcome::Pending)
+    }
+
+    fn recv(
+        &mut self,
+        socket: ProviderSocket,
+        buffers: &[WsaBufEx],
+        overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        self.enter(
+            Call::Recv,
+            CallDetail::Data {
+                socket,
+                overlapped,
+                bytes: total_len(buffers),
+            },
+        );
+        let request = self.request(socket, overlapped)?;
+        let [buffer] = buffers else {
+            return Err(WsaError::WSAEINVAL);
+        };
+        self.check_local(socket, buffers, MemoryAccess::WRITE)?;
+        let f = self.fabric.as_ref().ok_or(WsaError::WSAENOTCONN)?;
+        let upcalls = f.recv(socket, buffer.range.clone(), request)?;
+        deliver(upcalls);
+        Ok(DataOutcome::Pending)
+    }
+
+    fn get_overlapped_result(
+        &mut self,
+        socket: ProviderSocket,
+        overlapped: Overlapped,
+    ) -> Result<usize, WsaError> {
+        self.enter(
+            Call::GetOverlappedResult,
+            CallDetail::Data {
+                socket,
+                overlapped,
+                bytes: 0,
+            },
+        );
+        self.check_socket(socket)?;
+        match &self.fabric {
+            Some(f) => f.poll(socket, overlapped),
+            // Without a fabric no data call starts, so the socket has no request.
+            None => Err(WsaError::WSAEINVAL),
+        }
+    }
+
+    fn register_memory(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        range: &MemoryRange,
+        access: MemoryAccess,
+    ) -> Result<MemoryHandle, WsaError> {
+        self.enter(
+            Call::RegisterMemory,
+            CallDetail::Memory {
+                socket: Some(socket),
+                address: range.addr(),
+                len: range.len,
+            },
+        );
+        self.check_entry(entry, SanExtension::RegisterMemory)?;
+        self.check_socket(socket)?;
+        if range.check().is_err() {
+            self.violation();
+            return Err(WsaError::WSAEFAULT);
+        }
+        if !valid_access(access) {
+            return Err(WsaError::WSAEINVAL);
+        }
+        self.cfg().register_memory?;
+        Ok(Registry::lock(&self.registry).register(socket, range, access))
+    }
+
+    fn deregister_memory(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        handle: MemoryHandle,
+    ) -> Result<(), WsaError> {
+        self.enter(Call::DeregisterMemory, CallDetail::Socket2(socket));
+        self.check_entry(entry, SanExtension::DeregisterMemory)?;
+        self.check_socket(socket)?;
+        Registry::lock(&self.registry).deregister(socket, handle)
+    }
+
+    fn register_rdma_memory(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        range: &MemoryRange,
+        access: MemoryAccess,
+        descriptor: &mut [u8],
+    ) -> Result<usize, IoctlFailure> {
+        self.enter(
+            Call::RegisterRdmaMemory,
+            CallDetail::Memory {
+                socket: Some(socket),
+                address: range.addr(),
+                len: range.len,
+            },
+        );
+        self.check_entry(entry, SanExtension::RegisterRdmaMemory)
+            .map_err(IoctlFailure::new)?;
+        self.check_socket(socket).map_err(IoctlFailure::new)?;
+        let Some(out) = descriptor.get_mut(..RDMA_DESCRIPTOR_LEN) else {
+            return Err(IoctlFailure {
+                error: WsaError::WSAEFAULT,
+                bytes_returned: RDMA_DESCRIPTOR_LEN,
+            });
+        };
+        if range.check().is_err() {
+            self.violation();
+            return Err(IoctlFailure::new(WsaError::WSAEFAULT));
+        }
+        if !valid_access(access) {
+            return Err(IoctlFailure::new(WsaError::WSAEINVAL));
+        }
+        self.cfg().register_rdma_memory.map_err(IoctlFailure::new)?;
+        let f = self
+            .fabric
+            .as_ref()
+            .ok_or(IoctlFailure::new(WsaError::WSAENOTCONN))?;
+        let d = f
+            .register_rdma(socket, range, access)
+            .map_err(IoctlFailure::new)?;
+        out.copy_from_slice(&d);
+        Ok(RDMA_DESCRIPTOR_LEN)
+    }
+
+    fn deregister_rdma_memory(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        descriptor: &[u8],
+    ) -> Result<(), WsaError> {
+        self.enter(Call::DeregisterRdmaMemory, CallDetail::Socket2(socket));
+        self.check_entry(entry, SanExtension::DeregisterRdmaMemory)?;
+        self.check_socket(socket)?;
+        if descriptor.len() != RDMA_DESCRIPTOR_LEN {
+            return Err(WsaError::WSAEINVAL);
+        }
+        match &self.fabric {
+            Some(f) => f.deregister_rdma(socket, descriptor),
+            None => Err(WsaError::WSAEINVAL),
+        }
+    }
+
+    fn rdma_write(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        local: &[WsaBufEx],
+        target: &[u8],
+        target_offset: u32,
+        overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        self.rdma(
+            RdmaDirection::Write,
+            entry,
+            socket,
+            local,
+            target,
+            target_offset,
+            overlapped,
+        )
+    }
+
+    fn rdma_read(
+        &mut self,
+        entry: ExtensionHandle,
+        socket: ProviderSocket,
+        local: &[WsaBufEx],
+        target: &[u8],
+        target_offset: u32,
+        overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        self.rdma(
+            RdmaDirection::Read,
+            entry,
+            socket,
+            local,
+            target,
+            target_offset,
+            overlapped,
+        )
+    }
+
+    fn memory_registration_cache_callback(
+        &mut self,
+        entry: ExtensionHandle,
+        address: u64,
+        size: usize,
+    ) -> Result<(), WsaError> {
+        self.enter(
+            Call::MemoryRegistrationCacheCallback,
+            CallDetail::Memory {
+                socket: None,
+                address,
+                len: size,
+            },
+        );
+        self.check_entry(entry, SanExtension::MemoryRegistrationCacheCallback)?;
+        Registry::lock(&self.registry).cache_callback(address, size)
     }
 }

@@ -8,11 +8,14 @@
 use std::net::SocketAddr;
 
 use spi_types::{
-    AddressFamily, ConditionResult, NetworkEvents, SanExtension, WsaError, WsaNetworkEvents,
-    WspData,
+    AddressFamily, ConditionResult, MemoryAccess, NetworkEvents, SanExtension, WsaError,
+    WsaNetworkEvents, WspData,
 };
 
-use crate::provider::{Accepted, EventHandle, ExtensionHandle, IoctlFailure, ProviderSocket};
+use crate::memory::{MemoryHandle, MemoryRange, WsaBufEx};
+use crate::provider::{
+    Accepted, DataOutcome, EventHandle, ExtensionHandle, IoctlFailure, Overlapped, ProviderSocket,
+};
 use crate::report::ExtensionFailure;
 use crate::trace::{Call, CallArgs, CallResult};
 
@@ -104,6 +107,107 @@ pub enum NextCall {
     CloseSocket(ProviderSocket),
     /// `WSPCleanup`.
     Cleanup,
+    /// `WSPGetSockOpt(SOL_SOCKET, name)` of a 4-byte integer option (`SO_MAX_MSG_SIZE`,
+    /// `SO_MAX_RDMA_SIZE`, `SO_RDMA_THRESHOLD_SIZE`).
+    GetSockOpt {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The option.
+        name: i32,
+    },
+    /// `WSPSend` of registered buffers, overlapped (SESS-5).
+    Send {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The buffers.
+        buffers: Vec<WsaBufEx>,
+        /// The request.
+        overlapped: Overlapped,
+    },
+    /// `WSPRecv` into registered buffers, overlapped.
+    Recv {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The buffers.
+        buffers: Vec<WsaBufEx>,
+        /// The request.
+        overlapped: Overlapped,
+    },
+    /// `WSPGetOverlappedResult` without waiting, for a request started with `poll_only`.
+    GetOverlappedResult {
+        /// The socket.
+        socket: ProviderSocket,
+        /// The request.
+        overlapped: Overlapped,
+    },
+    /// The RegisterMemory extension.
+    RegisterMemory {
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The socket.
+        socket: ProviderSocket,
+        /// The memory.
+        range: MemoryRange,
+        /// The access asked for.
+        access: MemoryAccess,
+    },
+    /// The DeregisterMemory extension.
+    DeregisterMemory {
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The socket.
+        socket: ProviderSocket,
+        /// The registration.
+        handle: MemoryHandle,
+    },
+    /// The RegisterRdmaMemory extension, with a descriptor block of `descriptor_len` bytes.
+    RegisterRdmaMemory {
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The socket.
+        socket: ProviderSocket,
+        /// The memory.
+        range: MemoryRange,
+        /// The access the peer gets.
+        access: MemoryAccess,
+        /// The size of the descriptor block offered.
+        descriptor_len: usize,
+    },
+    /// The DeregisterRdmaMemory extension.
+    DeregisterRdmaMemory {
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The socket.
+        socket: ProviderSocket,
+        /// The descriptor the registration answered.
+        descriptor: Vec<u8>,
+    },
+    /// The RdmaWrite (`read: false`) or RdmaRead (`read: true`) extension.
+    Rdma {
+        /// Read rather than write.
+        read: bool,
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The socket.
+        socket: ProviderSocket,
+        /// The local buffers.
+        local: Vec<WsaBufEx>,
+        /// The peer's descriptor.
+        target: Vec<u8>,
+        /// Where in the peer's memory the transfer starts.
+        target_offset: u32,
+        /// The request.
+        overlapped: Overlapped,
+    },
+    /// The MemoryRegistrationCacheCallback extension for `size` bytes at `address` (MEM-2).
+    CacheCallback {
+        /// The extension's entry point.
+        entry: ExtensionHandle,
+        /// The first address released.
+        address: u64,
+        /// The bytes released.
+        size: usize,
+    },
 }
 
 impl NextCall {
@@ -123,6 +227,17 @@ impl NextCall {
             NextCall::GetExtension { extension, .. } => Call::GetExtension(*extension),
             NextCall::CloseSocket(_) => Call::CloseSocket,
             NextCall::Cleanup => Call::Cleanup,
+            NextCall::GetSockOpt { .. } => Call::GetSockOpt,
+            NextCall::Send { .. } => Call::Send,
+            NextCall::Recv { .. } => Call::Recv,
+            NextCall::GetOverlappedResult { .. } => Call::GetOverlappedResult,
+            NextCall::RegisterMemory { .. } => Call::RegisterMemory,
+            NextCall::DeregisterMemory { .. } => Call::DeregisterMemory,
+            NextCall::RegisterRdmaMemory { .. } => Call::RegisterRdmaMemory,
+            NextCall::DeregisterRdmaMemory { .. } => Call::DeregisterRdmaMemory,
+            NextCall::Rdma { read: true, .. } => Call::RdmaRead,
+            NextCall::Rdma { read: false, .. } => Call::RdmaWrite,
+            NextCall::CacheCallback { .. } => Call::MemoryRegistrationCacheCallback,
         }
     }
 }
@@ -172,6 +287,19 @@ pub enum Answer {
     Closed(Result<(), WsaError>),
     /// `WSPCleanup`'s answer.
     CleanedUp(Result<(), WsaError>),
+    /// `WSPGetSockOpt`'s answer: the option's value (an option of another length than 4 bytes
+    /// is `WSAEFAULT`).
+    SockOpt(Result<u32, WsaError>),
+    /// How a data call (`WSPSend`, `WSPRecv`, RDMA) started.
+    Data(Result<DataOutcome, WsaError>),
+    /// `WSPGetOverlappedResult`'s answer: the bytes, `WSA_IO_INCOMPLETE`, or the request's
+    /// error.
+    Overlapped(Result<usize, WsaError>),
+    /// The RegisterMemory extension's answer.
+    Registered(Result<MemoryHandle, WsaError>),
+    /// The RegisterRdmaMemory extension's answer: the descriptor, or the failure with the
+    /// size needed.
+    RdmaRegistered(Result<Vec<u8>, IoctlFailure>),
     /// The provider panicked inside the call; the text is the panic's message.
     Panicked(String),
 }
@@ -191,6 +319,11 @@ impl Answer {
             Answer::Closed(r) | Answer::CleanedUp(r) | Answer::Done(r) => r.as_ref().err(),
             Answer::Events(r) => r.as_ref().err(),
             Answer::Accepted { result, .. } => result.as_ref().err(),
+            Answer::SockOpt(r) => r.as_ref().err(),
+            Answer::Data(r) => r.as_ref().err(),
+            Answer::Overlapped(r) => r.as_ref().err(),
+            Answer::Registered(r) => r.as_ref().err(),
+            Answer::RdmaRegistered(r) => r.as_ref().err().map(|f| &f.error),
         };
         error.map_or(CallResult::Ok, |e| CallResult::Error(*e))
     }

@@ -11,12 +11,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use spi_types::address_list::PointerWidth;
-use spi_types::{IoctlCode, Protocol, ProtocolInfo, SocketFlags, SocketType, WinsockVersion};
+use spi_types::consts::SOL_SOCKET;
+use spi_types::{
+    IoctlCode, Protocol, ProtocolInfo, SocketFlags, SocketType, WinsockVersion, WsaError,
+};
 
 use crate::call::{AddressAnswer, Answer, NextCall, ProviderMachine, traced_args};
 use crate::id::ProviderId;
 use crate::journal::Journal;
-use crate::provider::{ExtensionHandle, SanProvider, Upcalls};
+use crate::provider::{ExtensionHandle, IoctlFailure, SanProvider, Upcalls};
 use crate::report::ExtensionFailure;
 use crate::trace::{Call, CallArgs, TraceEvent};
 
@@ -55,6 +58,9 @@ pub(crate) struct CallEnv {
     pub tcpip: ProtocolInfo,
     pub upcalls: Arc<dyn Upcalls>,
     pub width: PointerWidth,
+    /// Whether data-path calls are recorded in the trace (initialization and control calls
+    /// always are).
+    pub trace_data: bool,
 }
 
 /// The provider being called, as the trace names it.
@@ -91,7 +97,9 @@ impl Executor<'_> {
             }),
         };
         ev.emit();
-        self.journal.trace.push(ev);
+        if self.env.trace_data || !ev.call.is_data() {
+            self.journal.trace.push(ev);
+        }
         if let Answer::Panicked(message) = &answer {
             self.journal.last_panic = Some((call.call(), message.clone()));
         }
@@ -213,6 +221,93 @@ impl Executor<'_> {
             }
             NextCall::CloseSocket(s) => Answer::Closed(provider.close_socket(s)),
             NextCall::Cleanup => Answer::CleanedUp(provider.cleanup()),
+            NextCall::GetSockOpt { socket, name } => {
+                let mut value = [0u8; 4];
+                Answer::SockOpt(
+                    match provider.get_sock_opt(socket, SOL_SOCKET, name, &mut value) {
+                        Ok(4) => Ok(u32::from_le_bytes(value)),
+                        Ok(_) => Err(WsaError::WSAEFAULT),
+                        Err(e) => Err(e),
+                    },
+                )
+            }
+            NextCall::Send {
+                socket,
+                ref buffers,
+                overlapped,
+            } => Answer::Data(provider.send(socket, buffers, overlapped)),
+            NextCall::Recv {
+                socket,
+                ref buffers,
+                overlapped,
+            } => Answer::Data(provider.recv(socket, buffers, overlapped)),
+            NextCall::GetOverlappedResult { socket, overlapped } => {
+                Answer::Overlapped(provider.get_overlapped_result(socket, overlapped))
+            }
+            NextCall::RegisterMemory {
+                entry,
+                socket,
+                ref range,
+                access,
+            } => Answer::Registered(provider.register_memory(entry, socket, range, access)),
+            NextCall::DeregisterMemory {
+                entry,
+                socket,
+                handle,
+            } => Answer::Done(provider.deregister_memory(entry, socket, handle)),
+            NextCall::RegisterRdmaMemory {
+                entry,
+                socket,
+                ref range,
+                access,
+                descriptor_len,
+            } => {
+                let mut descriptor = vec![0u8; descriptor_len];
+                Answer::RdmaRegistered(
+                    match provider.register_rdma_memory(
+                        entry,
+                        socket,
+                        range,
+                        access,
+                        &mut descriptor,
+                    ) {
+                        Ok(n) if n <= descriptor_len => {
+                            descriptor.truncate(n);
+                            Ok(descriptor)
+                        }
+                        // A length beyond the block is a provider fault: the block is all
+                        // that was written.
+                        Ok(n) => Err(IoctlFailure {
+                            error: WsaError::WSAEFAULT,
+                            bytes_returned: n,
+                        }),
+                        Err(f) => Err(f),
+                    },
+                )
+            }
+            NextCall::DeregisterRdmaMemory {
+                entry,
+                socket,
+                ref descriptor,
+            } => Answer::Done(provider.deregister_rdma_memory(entry, socket, descriptor)),
+            NextCall::Rdma {
+                read,
+                entry,
+                socket,
+                ref local,
+                ref target,
+                target_offset,
+                overlapped,
+            } => Answer::Data(if read {
+                provider.rdma_read(entry, socket, local, target, target_offset, overlapped)
+            } else {
+                provider.rdma_write(entry, socket, local, target, target_offset, overlapped)
+            }),
+            NextCall::CacheCallback {
+                entry,
+                address,
+                size,
+            } => Answer::Done(provider.memory_registration_cache_callback(entry, address, size)),
         });
         answer.unwrap_or_else(Answer::Panicked)
     }
@@ -332,6 +427,7 @@ mod tests {
             tcpip: ProtocolInfo::tcpip(1001),
             upcalls: Arc::new(UpcallTable::new()),
             width: PointerWidth::Bits64,
+            trace_data: true,
         }
     }
 

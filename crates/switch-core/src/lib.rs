@@ -48,7 +48,10 @@
 //! - [`connection`]: application sockets, connects with their fallback (CONN-1..6), listens
 //!   and accepts (LISTEN-1, ACCEPT-1, 2, 4), the events and timers the platform feeds in,
 //!   the negative cache and the SAN deadline.
-//! - [`session`]: the session protocol's wire formats (the negotiation message, CONN-7).
+//! - [`session`]: the session protocol: the negotiation (CONN-7, ACCEPT-3), the control
+//!   messages, and each SAN connection's session machine (SESS-1..6, MEM-2, MEM-3, CLOSE-1).
+//! - [`memory`]: the memory the switch lends providers for data calls ([`memory::Buffer`],
+//!   `WSABUFEX`), so an overlapped call that answers pending keeps its buffer alive.
 //! - [`routing`]: the subnet-to-provider table, its atomic publication and the connect and
 //!   listen decisions (INIT-3a, ROUTE-1..4, ADDR-1, ADDR-2).
 //! - [`trace`], [`report`]: what the switch says it did.
@@ -96,6 +99,12 @@
 //! - **Address changes** (ADDR-1): see [`Switch::address_changed`].
 //! - **Catalog changes** (HOT-1, HOT-3): see [`Switch::catalog_changed`]. Provider ids follow
 //!   catalog order: a provider installed later gets a higher id than every earlier one.
+//! - **Data** (SESS-1..6): [`Switch::send`], [`Switch::recv`] and [`Switch::shutdown_socket`]
+//!   are the same calls on a SAN and on a TCP connection. A SAN connection's calls complete
+//!   through the provider's up-calls (or polling, SESS-5), which the platform feeds in with
+//!   [`Switch::handle_completions`]; [`connection::SwitchEvent::Sent`] and
+//!   [`connection::SwitchEvent::Readable`] come out of [`Switch::poll`]. The trace records
+//!   data-path calls only with [`SwitchConfig::trace_data`], so it does not grow with traffic.
 //! - **Shutdown** (CLOSE-2) is final, and dropping a [`Switch`] shuts it down, so every started
 //!   provider is cleaned up exactly once.
 //! - **Waiters** (INIT-5): the core makes every provider call on the caller's thread, starts
@@ -117,6 +126,7 @@ pub mod connection;
 mod executor;
 pub mod id;
 mod journal;
+pub mod memory;
 pub mod provider;
 mod providers;
 pub mod report;

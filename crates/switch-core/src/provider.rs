@@ -14,10 +14,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use spi_types::{
-    AddressFamily, ConditionResult, IoctlCode, NetworkEvents, Protocol, ProtocolInfo, SanExtension,
-    SocketFlags, SocketType, WinsockVersion, WsaError, WsaNetworkEvents, WspData,
+    AddressFamily, ConditionResult, IoctlCode, MemoryAccess, MsgFlags, NetworkEvents, Protocol,
+    ProtocolInfo, SanExtension, SocketFlags, SocketType, WinsockVersion, WsaError,
+    WsaNetworkEvents, WspData,
 };
 
+use crate::memory::{MemoryHandle, MemoryRange, WsaBufEx};
 use crate::report::ExtensionSet;
 
 /// A socket descriptor as a provider returns it (its own value, for example a pointer to its
@@ -140,10 +142,13 @@ pub enum DataOutcome {
 /// `WSPStartupEx`). Implementations may panic: the switch calls every method behind a panic
 /// boundary and isolates a provider that does.
 ///
-/// The data-path methods ([`send`](Self::send), [`recv`](Self::recv),
-/// [`get_overlapped_result`](Self::get_overlapped_result), [`get_sock_opt`](Self::get_sock_opt),
-/// [`set_sock_opt`](Self::set_sock_opt)) have defaults that answer `WSAEOPNOTSUPP`, so a
-/// provider used only for initialization and routing need not write them.
+/// The data-path methods (options, [`send`](Self::send), [`recv`](Self::recv),
+/// [`get_overlapped_result`](Self::get_overlapped_result) and the memory and RDMA extensions)
+/// have defaults that answer `WSAEOPNOTSUPP`, so a provider used only for initialization and
+/// routing need not write them. Their buffers are [`WsaBufEx`] values: memory the switch owns
+/// and registered, which a provider may keep (a clone of the handle) until a pending call
+/// completes. The extension methods get the entry point the provider returned for the
+/// extension, as a Windows shim calls through the function pointer.
 pub trait SanProvider: Send {
     /// `WSPStartupEx`: the switch asks for `version` and passes the TCP/IP provider's
     /// protocol-info record and its up-call table.
@@ -235,32 +240,127 @@ pub trait SanProvider: Send {
         Err(WsaError::WSAEOPNOTSUPP)
     }
 
-    /// `WSPSend` with registered buffers, overlapped.
+    /// `WSPSend` of the registered `buffers`, overlapped, with no completion routine and flags
+    /// 0 (SESS-5). A provider that answers [`DataOutcome::Pending`] keeps what it needs of the
+    /// buffers (a [`Buffer`](crate::memory::Buffer) clone keeps the memory alive) and
+    /// completes the request later: through `WPUCompleteOverlappedRequest`, or, when
+    /// `overlapped.poll_only` is set, by answering
+    /// [`get_overlapped_result`](Self::get_overlapped_result).
     fn send(
         &mut self,
         _socket: ProviderSocket,
-        _data: &[u8],
+        _buffers: &[WsaBufEx],
         _overlapped: Overlapped,
     ) -> Result<DataOutcome, WsaError> {
         Err(WsaError::WSAEOPNOTSUPP)
     }
 
-    /// `WSPRecv` into a buffer of `len` bytes, overlapped.
+    /// `WSPRecv` into the registered `buffers`, overlapped, as [`send`](Self::send).
     fn recv(
         &mut self,
         _socket: ProviderSocket,
-        _len: usize,
+        _buffers: &[WsaBufEx],
         _overlapped: Overlapped,
     ) -> Result<DataOutcome, WsaError> {
         Err(WsaError::WSAEOPNOTSUPP)
     }
 
-    /// `WSPGetOverlappedResult` for a request started with `poll_only`.
+    /// `WSPGetOverlappedResult(fWait = FALSE)` for a request started with `poll_only`: the
+    /// bytes transferred, `WSA_IO_INCOMPLETE` while it is still under way, or the request's
+    /// own error once it failed.
     fn get_overlapped_result(
         &mut self,
         _socket: ProviderSocket,
         _overlapped: Overlapped,
-    ) -> Result<Option<usize>, WsaError> {
+    ) -> Result<usize, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The RegisterMemory extension (`WSPRegisterMemory`), called through the entry point
+    /// `entry` the provider returned: a local registration of `range` for `socket` with
+    /// `access`.
+    fn register_memory(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _range: &MemoryRange,
+        _access: MemoryAccess,
+    ) -> Result<MemoryHandle, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The DeregisterMemory extension.
+    fn deregister_memory(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _handle: MemoryHandle,
+    ) -> Result<(), WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The RegisterRdmaMemory extension: exposes `range` to the peer of `socket`'s connection
+    /// and writes the opaque descriptor into `descriptor`, answering its length. A
+    /// `descriptor` too small fails with `WSAEFAULT` and the size needed in
+    /// [`IoctlFailure::bytes_returned`].
+    fn register_rdma_memory(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _range: &MemoryRange,
+        _access: MemoryAccess,
+        _descriptor: &mut [u8],
+    ) -> Result<usize, IoctlFailure> {
+        Err(IoctlFailure::new(WsaError::WSAEOPNOTSUPP))
+    }
+
+    /// The DeregisterRdmaMemory extension.
+    fn deregister_rdma_memory(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _descriptor: &[u8],
+    ) -> Result<(), WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The RdmaWrite extension: writes the `local` buffers into the peer's memory named by
+    /// `target` (its descriptor), starting `target_offset` bytes into it; overlapped as
+    /// [`send`](Self::send).
+    fn rdma_write(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _local: &[WsaBufEx],
+        _target: &[u8],
+        _target_offset: u32,
+        _overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The RdmaRead extension: reads the peer's memory named by `target` from `target_offset`
+    /// into the `local` buffers; overlapped as [`send`](Self::send).
+    fn rdma_read(
+        &mut self,
+        _entry: ExtensionHandle,
+        _socket: ProviderSocket,
+        _local: &[WsaBufEx],
+        _target: &[u8],
+        _target_offset: u32,
+        _overlapped: Overlapped,
+    ) -> Result<DataOutcome, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// The MemoryRegistrationCacheCallback extension: the `size` bytes at `address` are about
+    /// to be released, so the provider drops every cached registration inside them (MEM-2).
+    fn memory_registration_cache_callback(
+        &mut self,
+        _entry: ExtensionHandle,
+        _address: u64,
+        _size: usize,
+    ) -> Result<(), WsaError> {
         Err(WsaError::WSAEOPNOTSUPP)
     }
 }
@@ -342,4 +442,54 @@ pub trait TcpProvider: Send {
 
     /// Closes the socket.
     fn close(&mut self, socket: TcpSocket) -> Result<(), WsaError>;
+
+    /// Sends `data` on the connected socket with `flags` (`MSG_OOB` for urgent data); answers
+    /// the bytes taken.
+    fn send(
+        &mut self,
+        _socket: TcpSocket,
+        _data: &[u8],
+        _flags: MsgFlags,
+    ) -> Result<usize, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// Receives into `buf` (with `MSG_OOB`: the urgent byte); answers the bytes received, 0 at
+    /// the end of the stream, `WSAEWOULDBLOCK` when nothing is there yet.
+    fn recv(
+        &mut self,
+        _socket: TcpSocket,
+        _buf: &mut [u8],
+        _flags: MsgFlags,
+    ) -> Result<usize, WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+
+    /// `shutdown` of the socket's sending side, receiving side, or both.
+    fn shutdown(&mut self, _socket: TcpSocket, _how: Shutdown) -> Result<(), WsaError> {
+        Err(WsaError::WSAEOPNOTSUPP)
+    }
+}
+
+/// What `shutdown` ends (`SD_RECEIVE`, `SD_SEND`, `SD_BOTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// `SD_RECEIVE`: no more receives.
+    Receive,
+    /// `SD_SEND`: no more sends; the peer sees the end of the stream.
+    Send,
+    /// `SD_BOTH`.
+    Both,
+}
+
+impl Shutdown {
+    /// Whether it ends sending.
+    pub fn sends(self) -> bool {
+        matches!(self, Shutdown::Send | Shutdown::Both)
+    }
+
+    /// Whether it ends receiving.
+    pub fn receives(self) -> bool {
+        matches!(self, Shutdown::Receive | Shutdown::Both)
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use spi_types::address_list::PointerWidth;
-use spi_types::{AddressFamily, ConditionResult, Guid, ProtocolInfo, SanExtension};
+use spi_types::{AddressFamily, ConditionResult, Guid, MsgFlags, ProtocolInfo, SanExtension};
 
 use crate::catalog::{Catalog, read_catalog};
 use crate::connection::{
@@ -16,13 +16,14 @@ use crate::connection::{
 use crate::executor::{CallEnv, Executor};
 use crate::id::ProviderId;
 use crate::journal::Journal;
-use crate::provider::{EventHandle, ExtensionHandle, ProviderLoader, TcpProvider};
+use crate::provider::{EventHandle, ExtensionHandle, ProviderLoader, Shutdown, TcpProvider};
 use crate::providers::Providers;
 pub use crate::providers::SwitchError;
 use crate::report::{Diagnostic, RouteReport, SwitchReport};
 use crate::routing::{
     ListenDecision, RouteDecision, RoutingTable, SharedRoutes, SocketKind, build,
 };
+use crate::session::conn::{Counters as SessionCounters, SendId, SessionConfig};
 use crate::trace::TraceEvent;
 use crate::upcall::UpcallTable;
 
@@ -43,6 +44,10 @@ pub struct Footprint {
     pub trace_events: usize,
     /// Diagnostics not yet taken ([`Switch::take_diagnostics`]).
     pub diagnostics: usize,
+    /// SAN connections with a session.
+    pub sessions: usize,
+    /// Bytes the sessions hold: message buffers and cached staging buffers.
+    pub session_memory: usize,
 }
 
 /// How the switch is set up.
@@ -53,6 +58,12 @@ pub struct SwitchConfig {
     pub pointer_width: PointerWidth,
     /// The negative cache and the SAN deadline (both off by default).
     pub connect: ConnectPolicy,
+    /// How SAN connections' sessions are set up (on by default).
+    pub session: SessionConfig,
+    /// Record data-path calls (sends, receives, RDMA, memory registration) in the trace too.
+    /// Off by default: the trace then grows with initialization and control calls only, not
+    /// with the traffic a long-running process carries.
+    pub trace_data: bool,
 }
 
 /// The Windows Sockets switch's core: it brings SAN providers up, keeps the subnet-to-provider
@@ -121,11 +132,15 @@ impl Switch {
                 tcpip: ProtocolInfo::tcpip(0),
                 upcalls: upcalls.clone(),
                 width: config.pointer_width,
+                trace_data: config.trace_data,
             },
             upcalls,
             interfaces: Vec::new(),
             providers: Providers::default(),
-            connections: Connections::new(config.connect),
+            connections: Connections::new(
+                config.connect,
+                config.session.enabled.then_some(config.session),
+            ),
             routes: Arc::new(SharedRoutes::default()),
             journal: Journal::default(),
             catalog_generation: None,
@@ -331,6 +346,7 @@ impl Switch {
     /// to see that nothing grows without bound.
     pub fn footprint(&self) -> Footprint {
         let (sockets, watched_events, negative_cache, deadlines) = self.connections.footprint();
+        let (sessions, session_memory) = self.connections.session_footprint();
         Footprint {
             providers: self.providers.len(),
             sockets,
@@ -339,6 +355,8 @@ impl Switch {
             deadlines,
             trace_events: self.journal.trace.len(),
             diagnostics: self.journal.diagnostics().len(),
+            sessions,
+            session_memory,
         }
     }
 
@@ -359,6 +377,147 @@ impl Switch {
         self.connections.connection(socket)
     }
 
+    /// The application sends `data` on a connected socket, the same call on a SAN connection
+    /// and on TCP/IP (`MsgFlags::OOB` sends urgent data, SESS-4). On a SAN connection small
+    /// sends travel inline in the session's messages and large ones by RDMA (SESS-2). The
+    /// send's end comes out of [`poll`](Self::poll) as [`SwitchEvent::Sent`] with the id
+    /// answered here, with the path it took.
+    ///
+    /// Two hosts on the mock fabric, each with its switch: alpha connects to beta over the
+    /// SAN, the sessions negotiate, and 100 KiB go from alpha's application to beta's by RDMA.
+    ///
+    /// ```
+    /// use mock_provider::{Fabric, MockCatalog, MockConfig, MockLoader, MockTcp};
+    /// use spi_types::{AddressFamily, ConditionResult, MsgFlags, WsaError};
+    /// use switch_core::connection::SwitchEvent;
+    /// use switch_core::routing::SocketKind;
+    /// use switch_core::session::conn::DataPath;
+    /// use switch_core::{Switch, SwitchConfig};
+    ///
+    /// let fabric = Fabric::new();
+    /// let mut hosts: Vec<(Switch, MockTcp)> = Vec::new();
+    /// for (i, ip) in ["10.1.0.1", "10.1.0.2"].iter().enumerate() {
+    ///     fabric.add_host(&format!("h{i}"), [format!("10.0.0.{}", i + 1).parse().unwrap()]);
+    ///     let ib = MockConfig::generic("ib").with_addresses([ip.parse().unwrap()]);
+    ///     let mut catalog = MockCatalog::with_tcpip();
+    ///     catalog.install_mock(&ib);
+    ///     let mut loader = MockLoader::new();
+    ///     loader.add(ib);
+    ///     loader.attach(&fabric, i).unwrap();
+    ///     let mut switch = Switch::new(SwitchConfig::default());
+    ///     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
+    ///     hosts.push((switch, MockTcp::attached(&fabric, i).unwrap()));
+    /// }
+    /// // What a platform does: deliver signalled events and provider completions.
+    /// let settle = |hosts: &mut Vec<(Switch, MockTcp)>| loop {
+    ///     let mut moved = false;
+    ///     while let Some((i, event)) = fabric.next_signal() {
+    ///         let (s, tcp) = &mut hosts[i];
+    ///         s.handle_event(tcp, event);
+    ///         moved = true;
+    ///     }
+    ///     for (s, tcp) in hosts.iter_mut() {
+    ///         moved |= s.handle_completions(tcp) > 0;
+    ///     }
+    ///     if !moved {
+    ///         break;
+    ///     }
+    /// };
+    /// let (beta, tcp) = &mut hosts[1];
+    /// let l = beta.socket(tcp, AddressFamily::INET, SocketKind::Stream).unwrap();
+    /// beta.bind(tcp, l, "10.1.0.2:7000".parse().unwrap()).unwrap();
+    /// beta.listen(tcp, l, 8, ConditionResult::Accept).unwrap();
+    /// let (alpha, tcp) = &mut hosts[0];
+    /// let a = alpha.socket(tcp, AddressFamily::INET, SocketKind::Stream).unwrap();
+    /// alpha.connect(tcp, a, "10.1.0.2:7000".parse().unwrap()).unwrap();
+    /// settle(&mut hosts);
+    /// let b = hosts[1].0.accept(l).unwrap().expect("negotiated and accepted");
+    ///
+    /// let (alpha, tcp) = &mut hosts[0];
+    /// let send = alpha.send(tcp, a, vec![42; 100 << 10], MsgFlags::empty()).unwrap();
+    /// settle(&mut hosts);
+    /// let report = std::iter::from_fn(|| hosts[0].0.poll())
+    ///     .find_map(|e| match e {
+    ///         SwitchEvent::Sent { send: s, result, .. } if s == send => Some(result),
+    ///         _ => None,
+    ///     })
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(report.path, DataPath::RdmaRead);
+    ///
+    /// let (beta, tcp) = &mut hosts[1];
+    /// let mut buf = vec![0; 200 << 10];
+    /// let n = beta.recv(tcp, b, &mut buf, MsgFlags::empty()).unwrap();
+    /// assert_eq!(n, 100 << 10);
+    /// assert!(buf[..n].iter().all(|&x| x == 42));
+    /// let nothing = beta.recv(tcp, b, &mut buf, MsgFlags::empty()).unwrap_err();
+    /// assert_eq!(nothing.wsa(), Some(WsaError::WSAEWOULDBLOCK));
+    /// ```
+    pub fn send(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        data: Vec<u8>,
+        flags: MsgFlags,
+    ) -> Result<SendId, SocketError> {
+        self.with_env(tcp, |c, env| c.send(env, socket, data, flags))
+    }
+
+    /// The application receives into `buf` (`MsgFlags::OOB`: the urgent byte): the bytes
+    /// received, 0 at the end of the stream. Nothing there yet is an error whose
+    /// [`wsa`](SocketError::wsa) is `WSAEWOULDBLOCK`; [`SwitchEvent::Readable`] says when to
+    /// try again on a SAN connection.
+    pub fn recv(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        buf: &mut [u8],
+        flags: MsgFlags,
+    ) -> Result<usize, SocketError> {
+        self.with_env(tcp, |c, env| c.recv(env, socket, buf, flags))
+    }
+
+    /// Shuts a connection down for sending, receiving or both (SESS-6: on a SAN connection in
+    /// the switch's own protocol, never forwarded to the provider).
+    pub fn shutdown_socket(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+        how: Shutdown,
+    ) -> Result<(), SocketError> {
+        self.with_env(tcp, |c, env| c.shutdown(env, socket, how))
+    }
+
+    /// Takes the completions providers posted through `WPUCompleteOverlappedRequest` and, for
+    /// sessions that poll, asks the providers with `WSPGetOverlappedResult` (SESS-5); moves
+    /// every session on until nothing more completes. The platform calls it when a provider
+    /// completed something (the up-call table's [`pending`](UpcallTable::pending) says so)
+    /// and, when sessions poll, whenever it wants them to make progress. Answers how many
+    /// completions it handled.
+    pub fn handle_completions(&mut self, tcp: &mut dyn TcpProvider) -> usize {
+        let mut total = 0;
+        loop {
+            let completions = self.upcalls.take_completions();
+            let n = self.with_env(tcp, |c, mut env| {
+                c.complete(env.reborrow(), completions) + c.poll_sessions(env)
+            });
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
+    /// What a connection has moved: bytes sent and received by the application.
+    pub fn bytes(&self, socket: SocketId) -> Option<(u64, u64)> {
+        self.connections.bytes(socket)
+    }
+
+    /// A SAN connection's session counters: bytes, control messages, RDMA operations.
+    pub fn session_counters(&self, socket: SocketId) -> Option<SessionCounters> {
+        self.connections.session_counters(socket)
+    }
+
     /// Cleans up every started provider that is not cleaned up yet (CLOSE-2): closes its query
     /// socket and calls `WSPCleanup` once. Shutting down is final: afterwards
     /// [`initialize`](Self::initialize), [`catalog_changed`](Self::catalog_changed) and
@@ -376,6 +535,8 @@ impl Switch {
         }
         self.connections
             .abandon_attempts(&mut self.providers, &mut exec);
+        self.connections
+            .close_sessions(&mut self.providers, &mut exec);
         self.providers.shutdown(&mut exec);
         self.connections.prune(&self.providers);
         self.rebuild_routes();

@@ -39,6 +39,28 @@ pub enum Call {
     AddressListQuery,
     /// `WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, <extension>)`
     GetExtension(SanExtension),
+    /// `WSPGetSockOpt`
+    GetSockOpt,
+    /// `WSPSend`
+    Send,
+    /// `WSPRecv`
+    Recv,
+    /// `WSPGetOverlappedResult`
+    GetOverlappedResult,
+    /// `WSPRegisterMemory`
+    RegisterMemory,
+    /// `WSPDeregisterMemory`
+    DeregisterMemory,
+    /// `WSPRegisterRdmaMemory`
+    RegisterRdmaMemory,
+    /// `WSPDeregisterRdmaMemory`
+    DeregisterRdmaMemory,
+    /// `WSPRdmaWrite`
+    RdmaWrite,
+    /// `WSPRdmaRead`
+    RdmaRead,
+    /// `WSPMemoryRegistrationCacheCallback`
+    MemoryRegistrationCacheCallback,
 }
 
 impl Call {
@@ -59,7 +81,40 @@ impl Call {
             Call::AddressListQuery,
         ];
         v.extend(SanExtension::ALL.map(Call::GetExtension));
+        v.extend([
+            Call::GetSockOpt,
+            Call::Send,
+            Call::Recv,
+            Call::GetOverlappedResult,
+            Call::RegisterMemory,
+            Call::DeregisterMemory,
+            Call::RegisterRdmaMemory,
+            Call::DeregisterRdmaMemory,
+            Call::RdmaWrite,
+            Call::RdmaRead,
+            Call::MemoryRegistrationCacheCallback,
+        ]);
         v
+    }
+
+    /// Whether the call belongs to the data path: a call the switch may make for every message
+    /// or transfer on an established connection (sends, receives, RDMA and every memory
+    /// registration call), which the trace records only when asked
+    /// (`SwitchConfig::trace_data`). Initialization and control calls are always recorded.
+    pub fn is_data(self) -> bool {
+        matches!(
+            self,
+            Call::Send
+                | Call::Recv
+                | Call::GetOverlappedResult
+                | Call::RegisterMemory
+                | Call::DeregisterMemory
+                | Call::RegisterRdmaMemory
+                | Call::DeregisterRdmaMemory
+                | Call::RdmaWrite
+                | Call::RdmaRead
+                | Call::MemoryRegistrationCacheCallback
+        )
     }
 }
 
@@ -78,6 +133,17 @@ impl fmt::Display for Call {
             Call::SetSockOpt => "WSPSetSockOpt",
             Call::CloseSocket => "WSPCloseSocket",
             Call::AddressListQuery => "WSPIoctl(SIO_ADDRESS_LIST_QUERY)",
+            Call::GetSockOpt => "WSPGetSockOpt",
+            Call::Send => "WSPSend",
+            Call::Recv => "WSPRecv",
+            Call::GetOverlappedResult => "WSPGetOverlappedResult",
+            Call::RegisterMemory => "WSPRegisterMemory",
+            Call::DeregisterMemory => "WSPDeregisterMemory",
+            Call::RegisterRdmaMemory => "WSPRegisterRdmaMemory",
+            Call::DeregisterRdmaMemory => "WSPDeregisterRdmaMemory",
+            Call::RdmaWrite => "WSPRdmaWrite",
+            Call::RdmaRead => "WSPRdmaRead",
+            Call::MemoryRegistrationCacheCallback => "WSPMemoryRegistrationCacheCallback",
             Call::GetExtension(e) => {
                 return write!(
                     f,

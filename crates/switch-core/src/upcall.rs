@@ -52,6 +52,12 @@ impl UpcallTable {
         self.lock().open.len()
     }
 
+    /// How many completions wait to be taken: when not zero, the platform calls
+    /// `Switch::handle_completions`.
+    pub fn pending(&self) -> usize {
+        self.lock().completions.len()
+    }
+
     /// The completions posted since the last call, oldest first.
     pub fn take_completions(&self) -> Vec<Completion> {
         self.lock().completions.drain(..).collect()

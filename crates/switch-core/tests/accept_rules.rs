@@ -10,6 +10,7 @@ use spi_types::{AddressFamily, ConditionResult, WsaError};
 use switch_core::connection::{ConnectReason, ConnectStatus, SocketId, SwitchEvent, Via};
 use switch_core::provider::ProviderSocket;
 use switch_core::routing::SocketKind;
+use switch_core::session::conn::SessionConfig;
 use switch_core::trace::{Call, CallResult};
 use switch_core::{ProviderId, Switch, SwitchConfig};
 
@@ -42,7 +43,10 @@ fn host(f: &Fabric, index: usize, ip: &str) -> Host {
     let mut loader = MockLoader::new();
     loader.add(config);
     loader.attach(f, index).unwrap();
-    let mut switch = Switch::new(SwitchConfig::default());
+    let mut switch = Switch::new(SwitchConfig {
+        session: SessionConfig::disabled(),
+        ..SwitchConfig::default()
+    });
     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
     Host {
         switch,

@@ -8,6 +8,7 @@ use mock_provider::{MockCatalog, MockConfig, MockLoader, MockTcp};
 use spi_types::{AddressFamily, WsaError};
 use switch_core::connection::{ConnectPolicy, ConnectStatus, SocketId, SwitchEvent, Via};
 use switch_core::routing::{RouteReason, RouteTarget, SocketKind};
+use switch_core::session::conn::SessionConfig;
 use switch_core::trace::Call;
 use switch_core::{ProviderId, Switch, SwitchConfig};
 
@@ -30,6 +31,7 @@ fn host(policy: ConnectPolicy, f: impl FnOnce(&mut MockConfig)) -> Host {
     loader.add(c);
     let mut switch = Switch::new(SwitchConfig {
         connect: policy,
+        session: SessionConfig::disabled(),
         ..SwitchConfig::default()
     });
     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
@@ -139,6 +141,7 @@ fn san_deadline_a_slow_san_connect_is_abandoned_for_tcp() {
         loader.attach(&f, index).unwrap();
         let mut switch = Switch::new(SwitchConfig {
             connect: policy,
+            session: SessionConfig::disabled(),
             ..SwitchConfig::default()
         });
         switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);

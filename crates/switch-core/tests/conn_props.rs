@@ -31,6 +31,7 @@ use switch_core::connection::{
 };
 use switch_core::provider::{EventHandle, TcpSocket};
 use switch_core::routing::SocketKind;
+use switch_core::session::conn::SessionConfig;
 use switch_core::trace::Call;
 use switch_core::{ProviderId, ProviderState, Switch, SwitchConfig};
 
@@ -169,6 +170,7 @@ impl Host {
         loader.attach(f, index).unwrap();
         let mut switch = Switch::new(SwitchConfig {
             connect: policy,
+            session: SessionConfig::disabled(),
             ..SwitchConfig::default()
         });
         let r = switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);

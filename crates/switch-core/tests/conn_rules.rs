@@ -13,6 +13,7 @@ use switch_core::connection::{
 };
 use switch_core::provider::{EventHandle, ProviderSocket};
 use switch_core::routing::{RouteReason, SocketKind};
+use switch_core::session::conn::SessionConfig;
 use switch_core::trace::Call;
 use switch_core::{ProviderId, Switch, SwitchConfig};
 
@@ -38,7 +39,10 @@ fn host(f: impl FnOnce(&mut MockConfig)) -> Host {
     catalog.install_mock(&c);
     let mut loader = MockLoader::new();
     loader.add(c);
-    let mut switch = Switch::new(SwitchConfig::default());
+    let mut switch = Switch::new(SwitchConfig {
+        session: SessionConfig::disabled(),
+        ..SwitchConfig::default()
+    });
     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
     loader.log().clear();
     Host {

@@ -14,6 +14,7 @@ use spi_types::{
 use switch_core::connection::{ConnectStatus, SocketError, SocketId, Via};
 use switch_core::report::{Diagnostic, ProviderState, RejectCause, SwitchReport};
 use switch_core::routing::{RouteTarget, SocketKind};
+use switch_core::session::conn::SessionConfig;
 use switch_core::trace::{Call, CallArgs, CallResult};
 use switch_core::{Switch, SwitchConfig};
 
@@ -59,7 +60,10 @@ fn host(configs: Vec<MockConfig>, interfaces: &[&str]) -> Host {
         catalog.install_mock(&c);
         loader.add(c);
     }
-    let mut switch = Switch::new(SwitchConfig::default());
+    let mut switch = Switch::new(SwitchConfig {
+        session: SessionConfig::disabled(),
+        ..SwitchConfig::default()
+    });
     let report = switch.initialize(
         &catalog,
         &mut loader,

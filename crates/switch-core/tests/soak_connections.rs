@@ -14,6 +14,7 @@ use mock_provider::{Fabric, MockCatalog, MockConfig, MockLoader, MockTcp, Transp
 use spi_types::{AddressFamily, ConditionResult, WsaError};
 use switch_core::connection::{ConnectPolicy, ConnectStatus, SocketId, SwitchEvent};
 use switch_core::routing::SocketKind;
+use switch_core::session::conn::SessionConfig;
 use switch_core::{Footprint, Switch, SwitchConfig};
 
 /// A small deterministic generator (xorshift64*): the soak needs variety, not statistics.
@@ -50,6 +51,7 @@ fn host(f: &Fabric, index: usize, ip: &str) -> Host {
             negative_cache: Some(Duration::from_millis(50)),
             san_deadline: Some(Duration::from_millis(20)),
         },
+        session: SessionConfig::disabled(),
         ..SwitchConfig::default()
     });
     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);

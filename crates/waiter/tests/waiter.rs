@@ -14,6 +14,7 @@ use spi_types::AddressFamily;
 use switch_core::connection::{ConnectStatus, SwitchEvent, Via};
 use switch_core::provider::EventHandle;
 use switch_core::routing::SocketKind;
+use switch_core::session::conn::SessionConfig;
 use switch_core::{ProviderId, Switch, SwitchConfig};
 use wsd_waiter::{Signals, Waiter};
 
@@ -390,7 +391,11 @@ fn init_5_a_pending_san_connect_finishes_through_the_waiter() {
     catalog.install_mock(&c);
     let mut loader = MockLoader::new();
     loader.add(c);
-    let mut switch = Switch::new(SwitchConfig::default());
+    // One host and no peer: the connect path alone, without a session to negotiate.
+    let mut switch = Switch::new(SwitchConfig {
+        session: SessionConfig::disabled(),
+        ..SwitchConfig::default()
+    });
     switch.initialize(&catalog, &mut loader, vec!["10.1.0.0/16".parse().unwrap()]);
     let mut tcp = MockTcp::new();
 

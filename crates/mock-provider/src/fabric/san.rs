@@ -8,16 +8,18 @@ use std::sync::Arc;
 use spi_types::{NetworkEvents, WsaError, WsaNetworkEvents};
 use switch_core::provider::{Accepted, ConditionArgs, EventHandle, ProviderSocket};
 
+use super::data::{DataEnd, Upcall};
 use super::{
     EndRecord, Fabric, FabricError, ProviderReg, SanKey, State, Transport, effective_backlog,
     unspecified,
 };
 use crate::provider::SharedConfig;
+use crate::registry::{Registry, SharedRegistry};
 
 /// A mock provider's place on a fabric. Dropping it withdraws the provider (as `WSPCleanup`
 /// does); its open sockets stay counted.
 pub(crate) struct SanAttachment {
-    fabric: Fabric,
+    pub(super) fabric: Fabric,
     provider: usize,
     host: usize,
 }
@@ -41,6 +43,8 @@ pub(super) struct SanEndpoint {
     connect: ConnectState,
     /// The connection it is an end of, and whether it is the caller's end.
     connection: Option<(usize, bool)>,
+    /// Its messages, requests and peer.
+    pub(super) data: DataEnd,
 }
 
 impl SanEndpoint {
@@ -53,6 +57,7 @@ impl SanEndpoint {
             listen: None,
             connect: ConnectState::Idle,
             connection: None,
+            data: DataEnd::default(),
         }
     }
 
@@ -121,11 +126,13 @@ enum Outcome {
 
 impl SanAttachment {
     /// Attaches a provider instance over `config` to `host`: `started` says whether it is
-    /// started, `sockets` are the sockets it has open.
+    /// started, `sockets` are the sockets it has open, `registry` its memory registrations
+    /// (whose handles get the instance's tag from now on).
     pub(crate) fn attach(
         fabric: &Fabric,
         host: usize,
         config: &SharedConfig,
+        registry: &SharedRegistry,
         started: bool,
         sockets: impl IntoIterator<Item = ProviderSocket>,
     ) -> Result<Self, FabricError> {
@@ -145,7 +152,9 @@ impl SanAttachment {
             started,
             listeners: BTreeMap::new(),
             open_sockets,
+            registry: Arc::downgrade(registry),
         });
+        Registry::lock(registry).set_tag(provider as u64 + 1);
         Ok(SanAttachment {
             fabric: fabric.clone(),
             provider,
@@ -163,7 +172,7 @@ impl SanAttachment {
         &self.fabric
     }
 
-    fn key(&self, socket: ProviderSocket) -> SanKey {
+    pub(super) fn key(&self, socket: ProviderSocket) -> SanKey {
         SanKey {
             provider: self.provider,
             socket,
@@ -256,15 +265,18 @@ impl SanAttachment {
         self.fabric.lock().san_enum(self.key(socket))
     }
 
-    /// `WSPCloseSocket`.
-    pub(crate) fn close(&self, socket: ProviderSocket) -> Result<(), WsaError> {
+    /// `WSPCloseSocket`: answers the completions to up-call (CLOSE-1), which the provider
+    /// makes once the fabric is unlocked and before its `WPUCloseSocketHandle`.
+    pub(crate) fn close(&self, socket: ProviderSocket) -> Result<Vec<Upcall>, WsaError> {
         self.fabric.lock().san_close(self.key(socket))
     }
 }
 
 impl Drop for SanAttachment {
     fn drop(&mut self) {
-        self.fabric.lock().withdraw(self.provider);
+        let mut s = self.fabric.lock();
+        s.withdraw(self.provider);
+        s.drop_rdma_of(self.provider);
     }
 }
 
@@ -622,8 +634,12 @@ impl State {
                 if let Some(p) = self.providers.get_mut(key.provider) {
                     p.open_sockets += 1;
                 }
+                if let Some(a) = self.san.get_mut(&accepted) {
+                    a.data.peer = Some(offer.caller);
+                }
                 if let Some(c) = self.san.get_mut(&offer.caller) {
                     c.connection = Some((id, true));
+                    c.data.peer = Some(accepted);
                 }
                 self.settle(offer.caller, Ok(()));
                 Ok(Accepted {
@@ -683,8 +699,9 @@ impl State {
         Ok(events)
     }
 
-    fn san_close(&mut self, key: SanKey) -> Result<(), WsaError> {
-        let ep = self.san.remove(&key).ok_or(WsaError::WSAENOTSOCK)?;
+    fn san_close(&mut self, key: SanKey) -> Result<Vec<Upcall>, WsaError> {
+        let mut ep = self.san.remove(&key).ok_or(WsaError::WSAENOTSOCK)?;
+        let upcalls = self.close_data(key, &mut ep.data);
         if let Some(p) = self.providers.get_mut(key.provider) {
             p.open_sockets = p.open_sockets.saturating_sub(1);
             if let Some(l) = &ep.listen
@@ -707,6 +724,6 @@ impl State {
         if let Some((id, caller)) = ep.connection {
             self.close_end(id, caller);
         }
-        Ok(())
+        Ok(upcalls)
     }
 }

@@ -30,6 +30,7 @@
 //!   `WSAENETDOWN` and falls back to TCP.
 
 mod connect;
+mod data;
 mod listen;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -49,10 +50,22 @@ use crate::id::ProviderId;
 use crate::provider::{EventHandle, ProviderSocket, TcpProvider, TcpSocket};
 use crate::providers::Providers;
 use crate::routing::{ListenDecision, RouteDecision, RouteReason, RouteTarget, SocketKind};
+use crate::session::conn::{Role, SendId, SendReport, Session, SessionConfig};
 
 /// The switch's own id of an application socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SocketId(pub u64);
+
+impl SocketError {
+    /// The Winsock error behind the failure, the same whether the connection is on a SAN or
+    /// on TCP/IP; `None` for the switch's own refusals.
+    pub fn wsa(&self) -> Option<WsaError> {
+        match self {
+            SocketError::Tcp { error, .. } | SocketError::Failed { error, .. } => Some(*error),
+            _ => None,
+        }
+    }
+}
 
 impl std::fmt::Display for SocketId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,6 +121,13 @@ pub enum ConnectReason {
         /// The provider tried.
         provider: ProviderId,
     },
+    /// The SAN connection was established but its session negotiation failed (CONN-7): no
+    /// fallback follows an established connection (CONN-5), the connect fails with
+    /// `WSAECONNRESET`.
+    SessionFailed {
+        /// The provider.
+        provider: ProviderId,
+    },
 }
 
 impl ConnectReason {
@@ -122,6 +142,7 @@ impl ConnectReason {
             ConnectReason::SanConnectFatal { .. } => "san_connect_fatal",
             ConnectReason::SanDeadline { .. } => "san_deadline",
             ConnectReason::ProviderGone { .. } => "provider_gone",
+            ConnectReason::SessionFailed { .. } => "session_failed",
         }
     }
 
@@ -130,6 +151,7 @@ impl ConnectReason {
         match self {
             ConnectReason::Route(_) | ConnectReason::SanDeadline { .. } => None,
             ConnectReason::ProviderGone { .. } => Some(WsaError::WSAENETDOWN),
+            ConnectReason::SessionFailed { .. } => Some(WsaError::WSAECONNRESET),
             ConnectReason::CompanionSocketFailed { error, .. }
             | ConnectReason::SanConnectFailed { error, .. }
             | ConnectReason::SanConnectFatal { error, .. } => Some(*error),
@@ -187,6 +209,22 @@ pub enum SwitchEvent {
         listener: SocketId,
         /// The provider.
         provider: ProviderId,
+    },
+    /// A send finished: its bytes left (or failed to leave) through the path the report
+    /// names.
+    Sent {
+        /// The socket.
+        socket: SocketId,
+        /// The send, as `Switch::send` answered it.
+        send: SendId,
+        /// What the send did, or its error.
+        result: Result<SendReport, WsaError>,
+    },
+    /// Data, the end of the stream, an urgent byte or an error is there to receive on a SAN
+    /// connection.
+    Readable {
+        /// The socket.
+        socket: SocketId,
     },
 }
 
@@ -260,6 +298,18 @@ pub enum SocketError {
         /// The error.
         error: WsaError,
     },
+    /// A send, receive or shutdown on a SAN connection failed with the Winsock error the
+    /// application sees (`WSAEWOULDBLOCK` for a receive with nothing to read, or the error
+    /// that ended the connection).
+    #[error("{call} on {socket} failed with {error}")]
+    Failed {
+        /// The socket.
+        socket: SocketId,
+        /// The call.
+        call: &'static str,
+        /// The error.
+        error: WsaError,
+    },
     /// The switch is shut down.
     #[error("the switch is shut down")]
     ShutDown,
@@ -304,11 +354,33 @@ enum SocketState {
     Open,
     Listening(Box<Listener>),
     Connecting(Box<Attempt>),
+    /// A SAN connection whose session is being negotiated (CONN-7, ACCEPT-3): established,
+    /// but not yet the application's.
+    Negotiating(Box<Negotiating>),
     Connected {
         via: Via,
         san: Option<ProviderSocket>,
         remote: SocketAddr,
+        /// The session of a SAN connection.
+        session: Option<Box<Session>>,
     },
+}
+
+/// What a negotiating connection becomes for the application once its session is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    /// The application's connect completes, with the route's reason.
+    Connect(RouteReason),
+    /// The listener announces an accepted connection.
+    Accept { listener: SocketId },
+}
+
+struct Negotiating {
+    provider: ProviderId,
+    san: ProviderSocket,
+    remote: SocketAddr,
+    session: Box<Session>,
+    announce: Announce,
 }
 
 impl SocketState {
@@ -317,12 +389,16 @@ impl SocketState {
             SocketState::Open => "open",
             SocketState::Listening(_) => "listening",
             SocketState::Connecting(_) => "connecting",
+            SocketState::Negotiating(_) => "negotiating",
             SocketState::Connected { .. } => "connected",
         }
     }
 }
 
 struct AppSocket {
+    /// Bytes the application sent and received through TCP/IP (a SAN connection's session
+    /// counts its own).
+    tcp_bytes: (u64, u64),
     kind: SocketKind,
     tcp: TcpSocket,
     local: Option<SocketAddr>,
@@ -351,6 +427,14 @@ pub(crate) struct Connections {
     listeners: BTreeSet<SocketId>,
     deadlines: BTreeSet<(Duration, SocketId)>,
     stats: ConnectStats,
+    /// How sessions are set up; `None`: SAN connections carry no session.
+    session: Option<SessionConfig>,
+    /// The session serial each SAN connection's overlapped ids carry, and its socket.
+    serials: HashMap<u64, SocketId>,
+    next_serial: u64,
+    next_send: u64,
+    /// TCP/IP sockets to close at the next call that can reach TCP/IP.
+    orphan_tcp: Vec<TcpSocket>,
 }
 
 /// What a connect needs from the rest of the switch.
@@ -362,7 +446,7 @@ pub(crate) struct ConnectEnv<'a, 'e> {
 
 impl<'e> ConnectEnv<'_, 'e> {
     /// The same environment, borrowed again for one more call.
-    fn reborrow(&mut self) -> ConnectEnv<'_, 'e> {
+    pub fn reborrow(&mut self) -> ConnectEnv<'_, 'e> {
         ConnectEnv {
             tcp: &mut *self.tcp,
             providers: &mut *self.providers,
@@ -372,9 +456,10 @@ impl<'e> ConnectEnv<'_, 'e> {
 }
 
 impl Connections {
-    pub fn new(policy: ConnectPolicy) -> Self {
+    pub fn new(policy: ConnectPolicy, session: Option<SessionConfig>) -> Self {
         Connections {
             policy,
+            session,
             ..Connections::default()
         }
     }
@@ -518,6 +603,7 @@ impl Connections {
         self.sockets.insert(
             id,
             AppSocket {
+                tcp_bytes: (0, 0),
                 kind,
                 tcp: handle,
                 local: None,
@@ -543,6 +629,10 @@ impl Connections {
             .get(&id)
             .map(|s| s.kind)
             .ok_or(SocketError::UnknownSocket(id))
+    }
+
+    fn get_ref(&self, id: SocketId) -> Result<&AppSocket, SocketError> {
+        self.sockets.get(&id).ok_or(SocketError::UnknownSocket(id))
     }
 
     fn get(&mut self, id: SocketId) -> Result<&mut AppSocket, SocketError> {
@@ -853,6 +943,7 @@ impl Connections {
     /// Forgets listening sockets of providers that are no longer alive (taken down after a
     /// panic): there is nothing left to call.
     pub fn prune(&mut self, providers: &Providers) {
+        self.drop_dead_sessions(providers);
         let mut gone = Vec::new();
         for id in &self.listeners {
             if let Some(AppSocket {
@@ -1005,6 +1096,7 @@ impl Connections {
                 self.sockets.insert(
                     id,
                     AppSocket {
+                        tcp_bytes: (0, 0),
                         kind: SocketKind::Stream,
                         tcp,
                         local: Some(local),
@@ -1013,6 +1105,7 @@ impl Connections {
                             via: Via::San(provider),
                             san: Some(a.socket),
                             remote: a.peer,
+                            session: None,
                         },
                         queued_on: Some(listener),
                     },
@@ -1024,6 +1117,11 @@ impl Connections {
                 }) = self.sockets.get_mut(&listener)
                 {
                     l.accepted.push_back(id);
+                }
+                // ACCEPT-3: with sessions on, the connection is the application's once its
+                // session is negotiated.
+                if self.start_session(env, id, Role::Acceptor, Announce::Accept { listener }) {
+                    return;
                 }
                 self.events.push_back(SwitchEvent::Accepted {
                     listener,
@@ -1041,8 +1139,20 @@ impl Connections {
 
     /// Takes the next connection a listener accepted on a SAN provider.
     pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, SocketError> {
+        self.get(listener)?;
+        let sockets = &self.sockets;
+        let ready = |id: &SocketId| {
+            !matches!(
+                sockets.get(id).map(|s| &s.state),
+                Some(SocketState::Negotiating(_))
+            )
+        };
+        let first = match &self.get_ref(listener)?.state {
+            SocketState::Listening(l) => l.accepted.iter().position(ready),
+            _ => None,
+        };
         let taken = match &mut self.get(listener)?.state {
-            SocketState::Listening(l) => l.accepted.pop_front(),
+            SocketState::Listening(l) => first.and_then(|i| l.accepted.remove(i)),
             other => {
                 return Err(SocketError::WrongState {
                     socket: listener,
@@ -1115,14 +1225,24 @@ impl Connections {
             }
         }
         let mut closed_on = None;
-        if let SocketState::Connected {
-            via: Via::San(p),
-            san: Some(san),
-            ..
-        } = s.state
-        {
-            env.providers.close_socket(p, san, env.exec);
-            closed_on = Some(p);
+        match s.state {
+            SocketState::Connected {
+                via: Via::San(p),
+                san: Some(san),
+                session,
+                ..
+            } => {
+                match session {
+                    Some(session) => self.close_session(env.providers, env.exec, p, san, session),
+                    None => env.providers.close_socket(p, san, env.exec),
+                }
+                closed_on = Some(p);
+            }
+            SocketState::Negotiating(n) => {
+                self.close_session(env.providers, env.exec, n.provider, n.san, n.session);
+                closed_on = Some(n.provider);
+            }
+            _ => {}
         }
         env.tcp.close(s.tcp).map_err(|error| SocketError::Tcp {
             socket: id,
@@ -1178,6 +1298,7 @@ impl Connections {
                     via: Via::Tcp,
                     san: None,
                     remote: dest,
+                    session: None,
                 };
                 Ok(ConnectResult {
                     result: Ok(Via::Tcp),
@@ -1249,7 +1370,12 @@ impl Connections {
                     via: Via::San(provider),
                     san: Some(san),
                     remote: dest,
+                    session: None,
                 };
+                // CONN-7: the connect completes once the session is negotiated.
+                if self.start_session(env, id, Role::Connector, Announce::Connect(route)) {
+                    return Ok(ConnectStatus::Pending);
+                }
                 ConnectResult {
                     result: Ok(Via::San(provider)),
                     reason: ConnectReason::Route(route),

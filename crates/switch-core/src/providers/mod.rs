@@ -254,6 +254,15 @@ impl Providers {
         }
     }
 
+    /// The alive providers (ready or retiring) that have `extension`, with its entry point.
+    pub fn alive_with(&self, extension: SanExtension) -> Vec<(ProviderId, ExtensionHandle)> {
+        self.slots
+            .iter()
+            .filter(|s| s.live().is_some())
+            .filter_map(|s| s.extension(extension).map(|h| (s.id, h)))
+            .collect()
+    }
+
     /// Whether provider `p` is alive (ready or retiring).
     pub fn is_alive(&self, p: ProviderId) -> bool {
         self.slots
