@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | ok |
 //! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support yet (send, shutdown) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support (none today: every op of the format runs) |
 //!
 //! `check` and `run` read a file alike ([`scenario::parse`]): a file `check` passes is one `run`
 //! runs, and a step of an op the runner does not support yet ([`Op::is_supported`]) is the same
@@ -35,7 +35,7 @@ use crate::scenario::{self, Op, Ops, Scenario, SocketKind};
 pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The text `--help` shows after the commands (it names [`MAX_SCENARIO_BYTES`]).
-const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, a bad argument, or a step the runner does not support yet).\n\nThe scenario format and the report fields are described in docs/scenario.md in the wsd-switch repository; the behaviour rules in docs/rules.md.";
+const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, or a bad argument).\n\nThe scenario format and the report fields are described in docs/scenario.md in the wsd-switch repository; the behaviour rules in docs/rules.md.";
 
 /// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
 #[derive(Debug, Parser)]
@@ -67,8 +67,8 @@ pub enum Command {
     /// steps the runner supports, in order (address_change, install, remove, connect, listen,
     /// close and advance change the hosts, the clock and the negative cache; the file's
     /// `expect`s are not checked: `run` checks them), then decides with the same code a connect
-    /// uses. Steps the runner does not support yet (send, shutdown) are skipped, with a note on
-    /// stderr naming their lines.
+    /// uses. The data steps (send, shutdown) run too. A step of an op the runner does not
+    /// support (none today) would be skipped, with a note on stderr naming their lines.
     #[command(after_help = AFTER_HELP)]
     Explain {
         /// The scenario file (TOML; a regular file of at most 4 MiB).
@@ -86,7 +86,7 @@ pub enum Command {
     /// Check a scenario file: list every error with its line.
     ///
     /// A file passes exactly when `run` would run it: a step of an op the runner does not
-    /// support yet (send, shutdown) is an error, as in `run`.
+    /// support (none today) is an error, as in `run`.
     #[command(after_help = AFTER_HELP)]
     Check {
         /// The scenario file (TOML; a regular file of at most 4 MiB).

@@ -12,7 +12,9 @@
 //! - [`report`]: the JSON report's types (the fixed field names of `docs/scenario.md`).
 //! - [`run`]: the runner: one switch-core `Switch` per host over mock-provider's catalog,
 //!   loader and TCP/IP provider, all hosts on one mock fabric, the steps in order, and the
-//!   report. Connection steps (connect, listen, close, advance) run across the hosts.
+//!   report. Connection steps (connect, listen, close, advance) and data steps (send,
+//!   shutdown, with the other end's application reading and checking every byte) run across
+//!   the hosts.
 //! - [`render`]: the report as JSON, text or a Mermaid sequence diagram.
 //! - [`cli`]: the command line (`run`, `explain`, `check`) and its exit codes.
 //!
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod cli;
+mod data;
 mod net;
 pub mod render;
 pub mod report;

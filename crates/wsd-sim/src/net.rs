@@ -4,46 +4,44 @@
 //! # Decisions
 //!
 //! - A `connect` step runs like a blocking connect: the simulation delivers every signalled
-//!   event to its host's switch and, when nothing else can happen, moves the simulated clock to
-//!   the next thing due (a provider's `connect_delay_ms`, a switch's SAN deadline), until the
-//!   connect has finished. So a `connect_delay_ms` longer than the host's `san_deadline_ms`
-//!   gives `san_deadline`.
+//!   event to its host's switch, lets every switch handle the completions its providers posted
+//!   (which moves the SAN sessions on: a SAN connect completes only once the session
+//!   negotiation between both hosts finished, CONN-7 and ACCEPT-3), and, when nothing else can
+//!   happen, moves the simulated clock to the next thing due (a provider's `connect_delay_ms`,
+//!   a switch's SAN deadline), until the connect has finished. So a `connect_delay_ms` longer
+//!   than the host's `san_deadline_ms` gives `san_deadline`.
 //! - A SAN connection accepted on the other host is taken by its application at once; both ends
 //!   appear in `connections[]` under the connect step's `id`. The accepting end carries the
 //!   connect's reason, with a detail naming the listener.
 //! - A TCP connection's accepting end is the TCP/IP provider's business (the switch never sees
-//!   it); the simulator reports it from the fabric's record of the connection.
-//! - `close` of a connection closes both ends; of a listener, the listener (its SAN sockets
-//!   with it).
+//!   it); the simulator reports it from the fabric's record of the connection, and its
+//!   application accepts it from the listener's TCP/IP socket (for the data steps).
+//! - `close` of a connection closes both ends (the accepting end first); of a listener, the
+//!   listener (its SAN sockets with it).
 //! - `advance` moves the clock and delivers whatever falls due; timers (the negative cache,
 //!   SAN deadlines, connect delays) all run on this clock.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use mock_provider::{Role, Transport};
+use mock_provider::{Role, TcpCall, Transport};
 use spi_types::{AddressFamily, ConditionResult, WsaError};
 use switch_core::connection::{
     ConnectReason, ConnectResult as CoreConnect, ConnectStatus, SocketId, Via,
 };
+use switch_core::provider::TcpSocket;
 use switch_core::routing::SocketKind;
 
+use crate::data::{Conn, EndSocket};
 use crate::report::{ConnectionReport, ReasonCode, StepReason};
 use crate::run::{NameMap, SimHost};
 use crate::scenario::BindAddr;
 use switch_core::report::wsa_name;
 
 /// An application socket a step named.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Named {
-    /// A connection: the connecting end, and the accepting end when the switch saw it.
-    Connection {
-        host: usize,
-        socket: SocketId,
-        peer: Option<(usize, SocketId)>,
-        /// Indexes into the connection records of both ends.
-        records: Vec<usize>,
-    },
+    /// A connection: its ends and what they sent and expect.
+    Connection(Box<Conn>),
     /// A listening socket.
     Listener { host: usize, socket: SocketId },
 }
@@ -52,7 +50,9 @@ pub(crate) enum Named {
 pub(crate) struct ConnectOutcome {
     pub result: String,
     pub reason: StepReason,
-    pub established: Option<(SocketId, Option<(usize, SocketId)>)>,
+    /// The connecting socket, and the accepting end (its host and socket) when the simulator
+    /// found it.
+    pub established: Option<(SocketId, Option<(usize, EndSocket)>)>,
 }
 
 fn unspecified(v4: bool) -> IpAddr {
@@ -104,6 +104,14 @@ pub(crate) fn step_reason(
                 "the SAN connect through {} failed with {}, which TCP/IP would meet too",
                 p(*provider),
                 wsa_name(*error)
+            ),
+        ),
+        ConnectReason::SessionFailed { provider } => (
+            ReasonCode::SessionFailed,
+            format!(
+                "the SAN connection through {} was established but its session negotiation \
+                 failed: no fallback after an established connection",
+                p(*provider)
             ),
         ),
         ConnectReason::ProviderGone { provider } => (
@@ -197,8 +205,10 @@ pub(crate) fn connect(
     let reason = step_reason(&hosts[h], &result.reason, to, kind);
     let established = result.result.is_ok().then(|| {
         let peer = match result.result {
-            Ok(Via::San(_)) => take_accepted(hosts, h, socket, to),
-            _ => None,
+            Ok(Via::San(_)) => {
+                take_accepted(hosts, h, socket, to).map(|(i, s)| (i, EndSocket::Switch(s)))
+            }
+            _ => take_tcp_accepted(hosts, h, socket).map(|(i, s)| (i, EndSocket::Tcp(s))),
         };
         (socket, peer)
     });
@@ -246,24 +256,46 @@ pub(crate) fn advance_to(hosts: &mut [SimHost<'_>], t: u64) {
     deliver(hosts);
 }
 
-/// Delivers every signalled event to its host's switch, and collects what the switches say.
-pub(crate) fn deliver(hosts: &mut [SimHost<'_>]) {
+/// The most rounds [`deliver`] makes before it gives up: each round hands one signalled event
+/// to its switch, or lets every switch handle the completions its providers posted. A switch
+/// that keeps completing forever (a defect) stops here instead of hanging the simulator.
+pub(crate) const MAX_ROUNDS: usize = 1_000_000;
+
+/// Delivers every signalled event to its host's switch and lets every switch handle its
+/// providers' completions (`Switch::handle_completions`, which moves the SAN sessions on),
+/// until every host answers 0 and no event is pending; collects what the switches say. Answers
+/// false when it gave up after [`MAX_ROUNDS`] rounds.
+pub(crate) fn deliver(hosts: &mut [SimHost<'_>]) -> bool {
     let Some(first) = hosts.first() else {
-        return;
+        return true;
     };
     let fabric = first.fabric.clone();
-    loop {
+    for _ in 0..MAX_ROUNDS {
         for x in hosts.iter_mut() {
             x.collect_events();
         }
-        let Some((h, ev)) = fabric.next_signal() else {
-            break;
-        };
-        if let Some(x) = hosts.get_mut(h) {
-            x.switch.handle_event(&mut x.tcp, ev);
+        if let Some((h, ev)) = fabric.next_signal() {
+            if let Some(x) = hosts.get_mut(h) {
+                x.switch.handle_event(&mut x.tcp, ev);
+                x.flush_trace();
+            }
+            continue;
+        }
+        let mut handled = 0;
+        for x in hosts.iter_mut() {
+            handled += x.switch.handle_completions(&mut x.tcp);
             x.flush_trace();
         }
+        if handled == 0 {
+            for x in hosts.iter_mut() {
+                x.collect_events();
+            }
+            if fabric.pending_signals() == 0 {
+                return true;
+            }
+        }
     }
+    false
 }
 
 /// The accepting end of the SAN connection `socket` of host `h` made to `to`: the host whose
@@ -285,6 +317,29 @@ fn take_accepted(
             let (listener, s) = x.accepted.remove(k);
             let _ = x.switch.accept(listener);
             return Some((i, s));
+        }
+    }
+    None
+}
+
+/// The accepting end of the TCP connection `socket` of host `h` made: the host whose TCP/IP
+/// listener it reached, and the socket its application accepts there from the TCP/IP provider
+/// (the switch never sees it). Each connection is accepted right after its connect, so the
+/// oldest connection a listener has not handed out is this one; any other is left alone.
+fn take_tcp_accepted(
+    hosts: &mut [SimHost<'_>],
+    h: usize,
+    socket: SocketId,
+) -> Option<(usize, TcpSocket)> {
+    let local = hosts[h].switch.connection(socket)?.2?;
+    for (i, x) in hosts.iter_mut().enumerate() {
+        let listeners: Vec<TcpSocket> = x.tcp_listeners.iter().map(|(_, t)| *t).collect();
+        for l in listeners {
+            while let Ok((new, remote)) = x.tcp.accept(l) {
+                if remote == local {
+                    return Some((i, new));
+                }
+            }
         }
     }
     None
@@ -324,6 +379,14 @@ pub(crate) fn listen(
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     match host.switch.listen(&mut host.tcp, s, backlog, decision) {
         Ok(out) => {
+            // The TCP/IP provider's listening socket, for the accepts of TCP connections.
+            let tcp = host.tcp.calls.iter().rev().find_map(|c| match c {
+                TcpCall::Listen(t, _) => Some(*t),
+                _ => None,
+            });
+            if let Some(t) = tcp {
+                host.tcp_listeners.push((s, t));
+            }
             let mut on = vec!["tcp".to_owned()];
             on.extend(
                 out.san
@@ -345,7 +408,7 @@ pub(crate) fn records(
     step: usize,
     h: usize,
     socket: SocketId,
-    peer: Option<(usize, SocketId)>,
+    peer: Option<(usize, EndSocket)>,
     id: &str,
     reason: &StepReason,
     to: SocketAddr,
@@ -387,7 +450,7 @@ pub(crate) fn records(
             step,
         };
     match (via, peer) {
-        (Via::San(_), Some((ph, ps))) => {
+        (Via::San(_), Some((ph, EndSocket::Switch(ps)))) => {
             let y = &hosts[ph];
             if let Some((pvia, premote, plocal)) = y.switch.connection(ps) {
                 let pnames = NameMap::new(&y.switch.report());

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::report::{
-    ProviderReport, ReasonCode, Report, StateCounts, StepCounts, StepReport, TraceEvent,
+    ConnectionReport, DataCounts, ProviderReport, ReasonCode, Received, Report, SendFields,
+    StateCounts, StepCounts, StepReport, TraceEvent,
 };
 
 /// The report as one pretty-printed JSON object, with a final newline.
@@ -81,6 +82,82 @@ fn step_line(i: usize, s: &StepReport) -> String {
     line
 }
 
+/// `n byte(s)`.
+fn bytes_text(n: u64) -> String {
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A send as an arrow between the hosts: `alpha -> beta: 100 bytes inline, 1 message, 0 RDMA
+/// operations` (`… 100 bytes tcp` on TCP/IP), or `… not sent (error:WSAENOBUFS)` when the
+/// send failed.
+fn send_text(s: &StepReport, f: &SendFields) -> String {
+    let urgent = if f.oob { " urgent" } else { "" };
+    let ends = match &f.to {
+        Some(to) => format!("{} -> {to}", s.host),
+        None => s.host.clone(),
+    };
+    let what = format!("{ends}: {}{urgent}", bytes_text(f.bytes));
+    match (&f.path, f.messages, f.rdma_ops) {
+        (Some(path), _, _) if path == "tcp" => format!("{what} tcp"),
+        (Some(path), Some(m), Some(r)) => {
+            let messages = if m == 1 { "message" } else { "messages" };
+            let ops = if r == 1 { "operation" } else { "operations" };
+            format!("{what} {path}, {m} {messages}, {r} RDMA {ops}")
+        }
+        _ => format!("{what} not sent ({})", s.result),
+    }
+}
+
+/// What the other end read: `beta read 100 bytes, intact`, `beta read nothing, then the end of
+/// the stream, intact`, `beta read 9 bytes: NOT INTACT: …`.
+fn received_text(r: &Received) -> String {
+    let mut parts = Vec::new();
+    if r.bytes > 0 {
+        parts.push(bytes_text(r.bytes));
+    }
+    if r.urgent > 0 {
+        parts.push("the urgent byte".to_owned());
+    }
+    let mut t = format!(
+        "{} read {}",
+        r.host,
+        if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join(" and ")
+        }
+    );
+    if r.end_of_stream {
+        t.push_str(", then the end of the stream");
+    }
+    match (&r.detail, r.intact) {
+        (d, false) => {
+            t.push_str(": NOT INTACT");
+            if let Some(d) = d {
+                t.push_str(&format!(": {d}"));
+            }
+        }
+        (Some(d), true) => t.push_str(&format!(", intact ({d})")),
+        (None, true) => t.push_str(", intact"),
+    }
+    t
+}
+
+/// The line under a send or shutdown step: the send, and what the other end read.
+fn data_line(s: &StepReport) -> Option<String> {
+    let received = s.received.as_ref().map(|r| r.as_ref().map(received_text));
+    match (&s.send, received) {
+        (Some(f), Some(Some(r))) => Some(format!("{}; {r}", send_text(s, f))),
+        (Some(f), _) => Some(send_text(s, f)),
+        (None, Some(Some(r))) => Some(r),
+        (None, _) => None,
+    }
+}
+
 /// The report as readable text: the final state of each host (its providers, routes and
 /// diagnostics after all steps, under a heading that says so), the steps with their results
 /// (each decided on the state at its point), and the summary, over all hosts and per host.
@@ -113,6 +190,9 @@ pub fn text(report: &Report) -> String {
                     .map(|w| format!(" ({w})"))
                     .unwrap_or_default();
                 let _ = writeln!(o, "        {}{wsa}: {}", r.code.name(), r.detail);
+            }
+            if let Some(line) = data_line(s) {
+                let _ = writeln!(o, "        {line}");
             }
         }
         let _ = writeln!(o);
@@ -192,8 +272,8 @@ fn host_text(o: &mut String, report: &Report, host: &str) {
         for c in conns {
             let _ = writeln!(
                 o,
-                "    {:<10} {} -> {} via {} ({})",
-                c.id, c.local, c.remote, c.via, c.state
+                "    {:<10} {} -> {} via {} ({}; sent {}, received {})",
+                c.id, c.local, c.remote, c.via, c.state, c.bytes_sent, c.bytes_received
             );
         }
     }
@@ -271,6 +351,28 @@ fn summary_text(o: &mut String, report: &Report) {
             }
         }
     }
+    if !sum.data.sends.is_empty() {
+        let _ = writeln!(
+            o,
+            "         sends {}",
+            counts_text(&sum.data.sends, String::as_str)
+        );
+        let _ = writeln!(o, "           bytes per path {}", paths_text(&sum.data));
+        if split {
+            for h in &sum.per_host {
+                let line = if h.data.sends.is_empty() {
+                    "none".to_owned()
+                } else {
+                    format!(
+                        "{}; bytes per path {}",
+                        counts_text(&h.data.sends, String::as_str),
+                        paths_text(&h.data)
+                    )
+                };
+                let _ = writeln!(o, "           on {:<width$}  {line}", h.host);
+            }
+        }
+    }
     let failed = report.steps.iter().filter(|s| !s.ok).count();
     let checked = report.steps.iter().filter(|s| s.expected.is_some()).count();
     let _ = writeln!(
@@ -278,6 +380,14 @@ fn summary_text(o: &mut String, report: &Report) {
         "         expects  {} of {checked} held",
         checked - failed
     );
+}
+
+fn paths_text(d: &DataCounts) -> String {
+    let b = &d.bytes_per_path;
+    format!(
+        "inline {}, rdma_read {}, rdma_write {}, tcp {}",
+        b.inline, b.rdma_read, b.rdma_write, b.tcp
+    )
 }
 
 fn state_name(p: &ProviderReport) -> &'static str {
@@ -361,6 +471,26 @@ fn extension_answers(run: &[TraceEvent]) -> String {
     parts.join(", ")
 }
 
+/// The two ends of the connection a send step sent on: the sender's (on the step's host), the
+/// receiver's (on its `to` host).
+fn send_ends(report: &Report, step: usize) -> Option<(&ConnectionReport, &ConnectionReport)> {
+    let s = report.steps.get(step)?;
+    let f = s.send.as_ref()?;
+    let to = f.to.as_deref()?;
+    let of = |c: &&ConnectionReport| c.id == f.connection;
+    let from = report
+        .connections
+        .iter()
+        .filter(of)
+        .find(|c| c.host == s.host)?;
+    let to = report
+        .connections
+        .iter()
+        .filter(of)
+        .find(|c| c.host == to && !std::ptr::eq(*c, from))?;
+    Some((from, to))
+}
+
 /// The trace as a Mermaid `sequenceDiagram`: a `Switch` participant and one per provider
 /// and host (generated ids `P1`, `P2`, ... with the escaped `host.provider` as the alias, so
 /// that names differing only in punctuation stay apart), an arrow per call and a reply arrow
@@ -382,6 +512,31 @@ pub fn mermaid(report: &Report) -> String {
             );
         }
     }
+    // The TCP/IP side of each host that sends over TCP, after the providers.
+    let mut tcp: Vec<&str> = Vec::new();
+    for i in 0..report.steps.len() {
+        for c in send_ends(report, i).into_iter().flat_map(|(a, b)| [a, b]) {
+            if c.via == "tcp" && !tcp.contains(&c.host.as_str()) {
+                tcp.push(&c.host);
+                let _ = writeln!(
+                    o,
+                    "    participant P{} as {}",
+                    seen.len() + tcp.len(),
+                    alias(&c.host, "TCP/IP")
+                );
+            }
+        }
+    }
+    // The participant of one end of a connection: its SAN provider, or its host's TCP/IP.
+    let lifeline = |c: &ConnectionReport| -> Option<usize> {
+        match c.via.strip_prefix("san:") {
+            Some(p) => seen.iter().position(|&k| k == (c.host.as_str(), p)),
+            None => tcp
+                .iter()
+                .position(|h| *h == c.host)
+                .map(|i| seen.len() + i),
+        }
+    };
     let id = |t: &TraceEvent| {
         let n = seen
             .iter()
@@ -406,9 +561,26 @@ pub fn mermaid(report: &Report) -> String {
         };
         let _ = writeln!(o, "    Note over Switch: {}", escape(&text));
     };
-    // The connections a connect step made, drawn between the hosts once its calls are shown.
+    // The connections a connect step made, drawn between the hosts once its calls are shown;
+    // a send, drawn between the two ends' lifelines.
     let connections = |o: &mut String, step: Option<usize>| {
         let Some(step) = step else { return };
+        if let (Some((a, b)), Some(s)) = (send_ends(report, step), report.steps.get(step))
+            && let (Some(f), Some(t), Some(send)) = (lifeline(a), lifeline(b), &s.send)
+        {
+            let urgent = if send.oob { " urgent" } else { "" };
+            let (arrow, what) = match &send.path {
+                Some(path) if s.result == "ok" => ("-)", path.clone()),
+                _ => ("-x", s.result.clone()),
+            };
+            let _ = writeln!(
+                o,
+                "    P{}{arrow}P{}: {}",
+                f + 1,
+                t + 1,
+                escape(&format!("{}{urgent} {what}", bytes_text(send.bytes)))
+            );
+        }
         let ends: Vec<_> = report
             .connections
             .iter()

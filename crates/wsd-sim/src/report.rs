@@ -146,12 +146,62 @@ pub struct StepReport {
     /// For listen: where it listens (`"tcp"`, `"san:<provider>"`); absent for other ops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listeners: Option<Vec<String>>,
+    /// For send: how the bytes travelled (`path`, `messages`, `rdma_ops`, at this level in the
+    /// JSON); absent for other ops.
+    #[serde(flatten)]
+    pub send: Option<SendFields>,
+    /// (ours) For send and shutdown: what the application at the other end of the connection
+    /// read after the step, and whether it was what was sent; absent for other ops, null when
+    /// the other end has no application socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<Option<Received>>,
     /// (ours) The step's `expect`, or null.
     pub expected: Option<String>,
     /// (ours) false when `expected` is given and differs from `result`.
     pub ok: bool,
     /// (ours) The line of the step in the scenario file.
     pub line: usize,
+}
+
+/// The fields of a send step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendFields {
+    /// How the bytes travelled (*fixed* values): `"inline"`, `"rdma_read"`, `"rdma_write"` or
+    /// `"tcp"`; null when the send failed.
+    pub path: Option<String>,
+    /// The control messages the send used (0 on TCP); null when the send failed.
+    pub messages: Option<u32>,
+    /// The RDMA operations the send used (0 on TCP and inline); null when the send failed.
+    pub rdma_ops: Option<u32>,
+    /// (ours) How many bytes the application sent (the step's `bytes`).
+    pub bytes: u64,
+    /// (ours) Whether they were urgent data (the step's `oob`).
+    pub oob: bool,
+    /// (ours) The connection's `id`.
+    pub connection: String,
+    /// (ours) The host of the other end, or null when no end of the connection is there.
+    pub to: Option<String>,
+}
+
+/// (ours) What the application at the other end of a connection read after a send or a
+/// shutdown step: everything there was to read (ordinary bytes until `WSAEWOULDBLOCK`, then
+/// the urgent byte), each byte checked against what the sender sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Received {
+    /// The host of that end.
+    pub host: String,
+    /// Ordinary bytes read.
+    pub bytes: u64,
+    /// Urgent bytes read (`MSG_OOB`): 0 or 1.
+    pub urgent: u64,
+    /// Whether a read answered the end of the stream (0 bytes).
+    pub end_of_stream: bool,
+    /// Whether every byte read is the byte sent at that place of the stream, none is missing
+    /// and none is extra: false means the step's result is `"error:corrupted"`.
+    pub intact: bool,
+    /// What went wrong, or what else happened (bytes discarded after a shutdown of
+    /// receiving), or null.
+    pub detail: Option<String>,
 }
 
 /// One end of an application connection.
@@ -171,9 +221,9 @@ pub struct ConnectionReport {
     pub reason: StepReason,
     /// `"open"` or `"closed"`.
     pub state: String,
-    /// Bytes this end sent (0 until the data path exists).
+    /// Bytes this end's application sent (the switch's count, kept after the close).
     pub bytes_sent: u64,
-    /// Bytes this end received (0 until the data path exists).
+    /// Bytes this end received (the switch's count, kept after the close).
     pub bytes_received: u64,
     /// (ours) The index in `steps` of the connect step that made the connection.
     pub step: usize,
@@ -214,6 +264,9 @@ pub enum ReasonCode {
     SanDeadline,
     /// (ours) The provider was taken down while the SAN connect was under way.
     ProviderGone,
+    /// (ours) The SAN connection was established but its session negotiation failed; no
+    /// fallback (CONN-5).
+    SessionFailed,
 }
 
 impl ReasonCode {
@@ -230,6 +283,7 @@ impl ReasonCode {
             ReasonCode::SanConnectFatal => "san_connect_fatal",
             ReasonCode::SanDeadline => "san_deadline",
             ReasonCode::ProviderGone => "provider_gone",
+            ReasonCode::SessionFailed => "session_failed",
         }
     }
 }
@@ -264,8 +318,53 @@ pub struct Summary {
     /// level in the JSON).
     #[serde(flatten)]
     pub steps: StepCounts,
+    /// The send steps' counts (`bytes_per_path`, `sends`, at this level in the JSON).
+    #[serde(flatten)]
+    pub data: DataCounts,
     /// (ours) The same counts for each host, in the order of the report's `hosts`.
     pub per_host: Vec<HostSummary>,
+}
+
+/// Send steps per result, and the bytes they moved per path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DataCounts {
+    /// (ours: the spec names no field) Bytes moved by the send steps that succeeded, per
+    /// `path`; every path present, zeros included.
+    pub bytes_per_path: PathBytes,
+    /// (ours) Send steps per result (`"ok"`, `"error:<WSA name>"`, `"error:corrupted"`).
+    pub sends: BTreeMap<String, u32>,
+}
+
+impl DataCounts {
+    /// Counts one send step of result `result` that moved `bytes` bytes along `path` (none
+    /// when it failed).
+    pub fn add(&mut self, result: &str, path: Option<&str>, bytes: u64) {
+        *self.sends.entry(result.to_owned()).or_default() += 1;
+        if result != "ok" {
+            return;
+        }
+        let slot = match path {
+            Some("inline") => &mut self.bytes_per_path.inline,
+            Some("rdma_read") => &mut self.bytes_per_path.rdma_read,
+            Some("rdma_write") => &mut self.bytes_per_path.rdma_write,
+            Some("tcp") => &mut self.bytes_per_path.tcp,
+            _ => return,
+        };
+        *slot += bytes;
+    }
+}
+
+/// Bytes per send path (the *fixed* path names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PathBytes {
+    /// Inside the session's control messages.
+    pub inline: u64,
+    /// By RDMA read (the first part inline).
+    pub rdma_read: u64,
+    /// By RDMA write (the first part inline).
+    pub rdma_write: u64,
+    /// Through TCP/IP.
+    pub tcp: u64,
 }
 
 /// Connect and explain steps per result and per reason code.
@@ -307,6 +406,9 @@ pub struct HostSummary {
     /// Its steps' counts (flattened, as in [`Summary`]).
     #[serde(flatten)]
     pub steps: StepCounts,
+    /// Its send steps' counts (flattened, as in [`Summary`]): the sends made from this host.
+    #[serde(flatten)]
+    pub data: DataCounts,
 }
 
 /// Providers per state.
@@ -354,6 +456,8 @@ mod tests {
 
     fn sample() -> Report {
         let mut summary = Summary::default();
+        summary.data.add("ok", Some("inline"), 100);
+        summary.data.add("error:WSAENOBUFS", None, 1048576);
         summary.providers.add(ProviderState::Ready);
         summary.providers.add(ProviderState::Rejected);
         summary.steps.add(false, "san:ibal", ReasonCode::RouteMatch);
@@ -415,6 +519,8 @@ mod tests {
                         detail: "10.1.2.0/24".into(),
                     }),
                     listeners: None,
+                    send: None,
+                    received: None,
                     expected: Some("san:ibal".into()),
                     ok: true,
                     line: 40,
@@ -426,9 +532,60 @@ mod tests {
                     result: "ok".into(),
                     reason: None,
                     listeners: Some(vec!["tcp".into(), "san:ibal".into()]),
+                    send: None,
+                    received: None,
                     expected: None,
                     ok: true,
                     line: 44,
+                },
+                StepReport {
+                    host: "alpha".into(),
+                    op: "send".into(),
+                    target: "fast: 100 bytes".into(),
+                    result: "ok".into(),
+                    reason: None,
+                    listeners: None,
+                    send: Some(SendFields {
+                        path: Some("inline".into()),
+                        messages: Some(1),
+                        rdma_ops: Some(0),
+                        bytes: 100,
+                        oob: false,
+                        connection: "fast".into(),
+                        to: Some("beta".into()),
+                    }),
+                    received: Some(Some(Received {
+                        host: "beta".into(),
+                        bytes: 100,
+                        urgent: 0,
+                        end_of_stream: false,
+                        intact: true,
+                        detail: None,
+                    })),
+                    expected: None,
+                    ok: true,
+                    line: 50,
+                },
+                StepReport {
+                    host: "alpha".into(),
+                    op: "send".into(),
+                    target: "fast: 1048576 bytes".into(),
+                    result: "error:WSAENOBUFS".into(),
+                    reason: None,
+                    listeners: None,
+                    send: Some(SendFields {
+                        path: None,
+                        messages: None,
+                        rdma_ops: None,
+                        bytes: 1048576,
+                        oob: false,
+                        connection: "fast".into(),
+                        to: Some("beta".into()),
+                    }),
+                    received: Some(None),
+                    expected: None,
+                    ok: true,
+                    line: 55,
                 },
             ],
             trace: vec![TraceEvent {
@@ -505,6 +662,30 @@ mod tests {
             assert!(s.get(k).is_some(), "steps[0] lacks {k}");
         }
         assert!(s.get("listeners").is_none());
+        // Only send steps have the send fields, only send and shutdown steps `received`.
+        for k in ["path", "messages", "rdma_ops", "received"] {
+            assert!(s.get(k).is_none(), "an explain step has {k}");
+        }
+        let send = &v["steps"][2];
+        assert_eq!(send["path"], "inline");
+        assert_eq!(send["messages"], 1);
+        assert_eq!(send["rdma_ops"], 0);
+        assert_eq!(
+            keys(&send["received"]),
+            [
+                "bytes",
+                "detail",
+                "end_of_stream",
+                "host",
+                "intact",
+                "urgent"
+            ]
+        );
+        // A failed send has the fixed fields, null.
+        let failed = &v["steps"][3];
+        for k in ["path", "messages", "rdma_ops", "received"] {
+            assert_eq!(failed.get(k), Some(&Value::Null), "{k}");
+        }
         assert_eq!(keys(&s["reason"]), ["code", "detail", "wsa"]);
         assert_eq!(s["reason"]["code"], "route_match");
         assert_eq!(v["steps"][1]["listeners"], json!(["tcp", "san:ibal"]));
@@ -523,14 +704,22 @@ mod tests {
         assert_eq!(
             keys(sum),
             [
+                "bytes_per_path",
                 "connects",
                 "explain_reasons",
                 "explains",
                 "per_host",
                 "providers",
-                "reasons"
+                "reasons",
+                "sends"
             ]
         );
+        // Every path, zeros included; failed sends move nothing.
+        assert_eq!(
+            sum["bytes_per_path"],
+            json!({"inline": 100, "rdma_read": 0, "rdma_write": 0, "tcp": 0})
+        );
+        assert_eq!(sum["sends"], json!({"ok": 1, "error:WSAENOBUFS": 1}));
         assert_eq!(sum["connects"], json!({}));
         assert_eq!(sum["reasons"], json!({}));
         assert_eq!(sum["explains"]["san:ibal"], 1);

@@ -24,6 +24,15 @@
 //! - `summary.connects`/`reasons` count connect steps only; explain steps (decisions, not
 //!   connections) count in `summary.explains`/`explain_reasons`. `summary.per_host` (ours)
 //!   holds the same counts per host; `hosts` (ours) lists every host, in file order.
+//! - Each host's switch records the data path's calls in the trace too
+//!   (`SwitchConfig::trace_data`), and posts `receive_buffers` receives per SAN connection
+//!   when the host sets it (the switch's default otherwise).
+//! - `connections[].bytes_sent` and `bytes_received` are the switch's counts (`Switch::bytes`)
+//!   of each end, copied after every step and at the close, so a closed end keeps the counts
+//!   it closed with; the accepting end of a TCP connection, which the switch never sees,
+//!   counts its own.
+//! - `summary.bytes_per_path` (ours: the spec names no field) sums the bytes of the send steps
+//!   that succeeded per path; `summary.sends` counts the send steps per result.
 //! - Reason details write an IPv6 destination in brackets (`[::]`), so its colons do not run
 //!   into the sentence. switch-core gives a stream connect to a one-to-many destination the
 //!   reason `socket_kind` with the kind `multicast`, broadcast or not; the detail says which
@@ -39,10 +48,12 @@ use mock_provider::{Fabric, MockCatalog, MockConfig, MockLoader, MockTcp};
 use serde_json::json;
 use spi_types::{DecodeError, WsaError};
 use switch_core::connection::{ConnectPolicy, ConnectResult as CoreConnect, SocketId, SwitchEvent};
+use switch_core::provider::TcpSocket;
 use switch_core::report::{
     Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
 };
 use switch_core::routing::{Route as CoreRoute, RouteDiagnostic};
+use switch_core::session::conn::{SendId, SendReport, SessionConfig};
 use switch_core::startup::REQUIRED_VERSION;
 use switch_core::trace::{CallArgs, TraceEvent as CoreTrace};
 use switch_core::{
@@ -50,6 +61,7 @@ use switch_core::{
     SwitchReport,
 };
 
+use crate::data::{self, Conn, End, EndSocket};
 use crate::net::{self, Named};
 use crate::report::{
     ConnectionReport, Diagnostic, ExtensionFlags, HostSummary, ProviderReason, ProviderReport,
@@ -152,6 +164,11 @@ pub(crate) struct SimHost<'s> {
     pub(crate) finished: HashMap<SocketId, CoreConnect>,
     /// SAN connections accepted and not yet taken: (listener, socket).
     pub(crate) accepted: Vec<(SocketId, SocketId)>,
+    /// Sends that finished and were not looked at yet.
+    pub(crate) sent: HashMap<SendId, Result<SendReport, WsaError>>,
+    /// The listening sockets of the host's applications, with the TCP/IP provider's socket
+    /// of each (where the simulator accepts TCP connections).
+    pub(crate) tcp_listeners: Vec<(SocketId, TcpSocket)>,
 }
 
 /// Runs `scenario`: initializes every host, runs every step, and returns the report with the
@@ -197,6 +214,7 @@ impl<'s> Simulation<'s> {
         for (i, step) in scenario.steps.iter().enumerate() {
             let report = sim.step(i, step)?;
             sim.steps.push(report);
+            sim.refresh_bytes();
         }
         Ok(sim)
     }
@@ -236,6 +254,8 @@ impl<'s> Simulation<'s> {
                 | Action::Listen { .. }
                 | Action::Close { .. }
                 | Action::Advance { .. }
+                | Action::Send { .. }
+                | Action::Shutdown { .. }
         ) {
             let out = self.net_step(h, step);
             self.collect_all_traces(index);
@@ -259,11 +279,35 @@ impl<'s> Simulation<'s> {
         self.hosts.insert(0, first);
     }
 
+    /// Copies each open connection end's byte counts into its `connections[]` element (a
+    /// closed end keeps the counts it had when it was closed).
+    fn refresh_bytes(&mut self) {
+        for named in self.named.values() {
+            let Named::Connection(conn) = named else {
+                continue;
+            };
+            if conn.closed {
+                continue;
+            }
+            for end in &conn.ends {
+                let (Some(r), Some((sent, received))) = (end.record, end.bytes(&self.hosts)) else {
+                    continue;
+                };
+                if let Some(c) = self.connections.get_mut(r) {
+                    c.bytes_sent = sent;
+                    c.bytes_received = received;
+                }
+            }
+        }
+    }
+
     /// A connection step, which may involve every host.
     fn net_step(&mut self, h: usize, step: &Step) -> Result<StepReport, RunError> {
         let mut reason = None;
         let mut expected = None;
         let mut listeners = None;
+        let mut send = None;
+        let mut received = None;
         let (target, result) = match &step.action {
             Action::Connect {
                 to,
@@ -279,7 +323,7 @@ impl<'s> Simulation<'s> {
                         self.generated += 1;
                         format!("c{}", self.generated)
                     });
-                    let ends = net::records(
+                    let records = net::records(
                         &self.hosts,
                         self.steps.len(),
                         h,
@@ -290,16 +334,21 @@ impl<'s> Simulation<'s> {
                         *to,
                     );
                     let first = self.connections.len();
-                    let records = (first..first + ends.len()).collect();
-                    self.connections.extend(ends);
+                    let mut ends = vec![End::new(
+                        h,
+                        EndSocket::Switch(socket),
+                        (!records.is_empty()).then_some(first),
+                    )];
+                    if let Some((ph, ps)) = peer {
+                        ends.push(End::new(ph, ps, (records.len() > 1).then_some(first + 1)));
+                    }
+                    self.connections.extend(records);
                     self.named.insert(
                         id,
-                        Named::Connection {
-                            host: h,
-                            socket,
-                            peer,
-                            records,
-                        },
+                        Named::Connection(Box::new(Conn {
+                            ends,
+                            closed: false,
+                        })),
                     );
                 }
                 reason = Some(out.reason);
@@ -326,37 +375,74 @@ impl<'s> Simulation<'s> {
                 (address.to_string(), result)
             }
             Action::Close { id } => {
-                let result = match self.named.remove(id) {
+                let result = match self.named.get_mut(id) {
                     Some(Named::Listener { host, socket }) => {
+                        let (host, socket) = (*host, *socket);
+                        self.named.remove(id);
                         let x = &mut self.hosts[host];
-                        x.switch.close(&mut x.tcp, socket).map(|_| ())
+                        x.tcp_listeners.retain(|(s, _)| *s != socket);
+                        x.switch
+                            .close(&mut x.tcp, socket)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
                     }
-                    Some(Named::Connection {
-                        host,
-                        socket,
-                        peer,
-                        records,
-                    }) => {
-                        for r in records {
+                    Some(Named::Connection(conn)) if !conn.closed => {
+                        conn.closed = true;
+                        // The counts as they are at the close, which ends them.
+                        for end in &conn.ends {
+                            let Some(r) = end.record else { continue };
                             if let Some(c) = self.connections.get_mut(r) {
+                                if let Some((sent, received)) = end.bytes(&self.hosts) {
+                                    c.bytes_sent = sent;
+                                    c.bytes_received = received;
+                                }
                                 c.state = "closed".to_owned();
                             }
                         }
-                        if let Some((ph, ps)) = peer {
-                            let y = &mut self.hosts[ph];
-                            let _ = y.switch.close(&mut y.tcp, ps);
+                        // The accepting end first, then the connecting end, whose result is
+                        // the step's.
+                        for end in conn.ends.iter().skip(1) {
+                            let _ = end.close(&mut self.hosts);
                         }
-                        let x = &mut self.hosts[host];
-                        x.switch.close(&mut x.tcp, socket).map(|_| ())
+                        conn.ends
+                            .first()
+                            .map_or(Ok(()), |end| end.close(&mut self.hosts))
                     }
-                    None => Ok(()),
+                    _ => Ok(()),
                 };
-                net::deliver(&mut self.hosts);
+                let _ = net::deliver(&mut self.hosts);
                 let text = match result {
                     Ok(()) => "ok".to_owned(),
                     Err(e) => format!("error:{e}"),
                 };
                 (id.clone(), text)
+            }
+            Action::Send {
+                id,
+                bytes,
+                oob,
+                expect,
+            } => {
+                expected = expect.as_ref().map(ToString::to_string);
+                let conn = match self.named.get_mut(id) {
+                    Some(Named::Connection(c)) => Some(c.as_mut()),
+                    _ => None,
+                };
+                let out = data::send(&mut self.hosts, conn, id, h, *bytes, *oob);
+                send = out.send;
+                received = Some(out.received);
+                let what = if *oob { " urgent" } else { "" };
+                let unit = if *bytes == 1 { "byte" } else { "bytes" };
+                (format!("{id}: {bytes} {unit}{what}"), out.result)
+            }
+            Action::Shutdown { id, how } => {
+                let conn = match self.named.get_mut(id) {
+                    Some(Named::Connection(c)) => Some(c.as_mut()),
+                    _ => None,
+                };
+                let out = data::shutdown(&mut self.hosts, conn, h, *how);
+                received = Some(out.received);
+                (format!("{id}: {how}"), out.result)
             }
             Action::Advance { ms } => {
                 let now = self.hosts[h].fabric.now();
@@ -373,6 +459,8 @@ impl<'s> Simulation<'s> {
             result,
             reason,
             listeners,
+            send,
+            received,
             expected,
             ok,
             line: step.line,
@@ -418,6 +506,8 @@ impl<'s> Simulation<'s> {
             result,
             reason: Some(reason),
             listeners: None,
+            send: None,
+            received: None,
             expected: None,
             ok: true,
             line: 0,
@@ -494,6 +584,13 @@ impl<'s> Simulation<'s> {
         }
         let sum = &mut report.summary;
         for s in &self.steps {
+            if let Some(f) = &s.send {
+                let path = f.path.as_deref();
+                sum.data.add(&s.result, path, f.bytes);
+                if let Some(h) = sum.per_host.iter_mut().find(|h| h.host == s.host) {
+                    h.data.add(&s.result, path, f.bytes);
+                }
+            }
             let Some(reason) = &s.reason else { continue };
             let connect = s.op == Op::Connect.name();
             sum.steps.add(connect, &s.result, reason.code);
@@ -539,11 +636,18 @@ impl<'s> SimHost<'s> {
             catalog.add_registration(&r.name, bytes);
         }
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        let defaults = SessionConfig::default();
         let config = SwitchConfig {
             connect: ConnectPolicy {
                 negative_cache: ms(spec.switch.negative_cache_ms),
                 san_deadline: ms(spec.switch.san_deadline_ms),
             },
+            session: SessionConfig {
+                receives: spec.switch.receive_buffers.unwrap_or(defaults.receives),
+                ..defaults
+            },
+            // The trace shows the data path's calls too (sends, receives, RDMA, memory).
+            trace_data: true,
             ..SwitchConfig::default()
         };
         SimHost {
@@ -559,6 +663,8 @@ impl<'s> SimHost<'s> {
             index,
             finished: HashMap::new(),
             accepted: Vec::new(),
+            sent: HashMap::new(),
+            tcp_listeners: Vec::new(),
         }
     }
 
@@ -584,6 +690,10 @@ impl<'s> SimHost<'s> {
                 SwitchEvent::Accepted {
                     listener, socket, ..
                 } => self.accepted.push((listener, socket)),
+                SwitchEvent::Sent { send, result, .. } => {
+                    self.sent.insert(send, result);
+                }
+                // The application reads after every data step anyway.
                 _ => {}
             }
         }
@@ -662,6 +772,8 @@ impl<'s> SimHost<'s> {
             result,
             reason,
             listeners: None,
+            send: None,
+            received: None,
             expected,
             ok,
             line: step.line,
@@ -781,7 +893,12 @@ fn mock_config(p: &ProviderSpec) -> MockConfig {
         .with_address_fault(p.address_list_fault)
         .with_cleanup(result_of(p.cleanup))
         .with_fabric(&p.fabric)
-        .with_connect_delay_ms(p.connect_delay_ms);
+        .with_connect_delay_ms(p.connect_delay_ms)
+        .with_max_msg_size(p.max_msg_size)
+        .with_max_rdma_size(p.max_rdma_size)
+        .with_rdma_threshold(p.rdma_threshold)
+        .with_register_memory(result_of(p.register_memory))
+        .with_register_rdma_memory(result_of(p.register_rdma_memory));
     if let Some(d) = &p.description {
         c = c.with_description(d);
     }

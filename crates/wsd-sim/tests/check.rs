@@ -97,11 +97,18 @@ fn unknown_wsa_name_is_named_with_its_line() {
 fn unknown_call_name_is_named_with_its_line() {
     assert_bad(
         "bad-call",
-        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\npanic_at = \"WSPSend\"\n",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\npanic_at = \"WSPSendTo\"\n",
         5,
         "host[0].provider[0].panic_at",
         "unknown call name",
     );
+    // The data path's calls are known names.
+    let path = scenario_file(
+        "data-call",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\npanic_at = \"WSPRdmaRead\"\n",
+    );
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
@@ -242,33 +249,123 @@ fn outcome(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
-fn check_refuses_exactly_the_unsupported_steps_run_refuses_with_the_same_message() {
-    let first = "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\n";
+fn check_and_run_accept_send_and_shutdown_steps_alike() {
+    let first = "[[host]]\nname = \"a\"\ninterfaces = [\"10.0.0.5/24\"]\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.5:80\"\nid = \"c\"\n[[step]]\n";
     for (op, body) in [
-        ("send", "id = \"c\"\nbytes = 10\n"),
+        ("send", "id = \"c\"\nbytes = 10\nexpect = \"ok\"\n"),
         ("shutdown", "id = \"c\"\nhow = \"send\"\n"),
     ] {
         let path = scenario_file(op, &format!("{first}op = {op:?}\n{body}"));
         let p = path.display().to_string();
         let (check_code, check_out, check_err) = outcome(&["check", &p]);
-        let (run_code, run_out, run_err) = outcome(&["run", &p]);
-        assert_eq!(check_code, 2, "{op}: {check_err}");
-        assert_eq!(run_code, 2, "{op}: {run_err}");
-        assert!(check_out.is_empty() && run_out.is_empty(), "{op}");
-        assert_eq!(check_err, run_err, "{op}: check and run differ");
-        let wanted = format!(
-            "error: {p}: line 8: step[1].op: op {op} is not supported yet (the runner supports connect, listen, close, explain, address_change, install, remove and advance)"
-        );
+        let (run_code, _, run_err) = outcome(&["run", &p]);
+        assert_eq!(check_code, 0, "{op}: {check_err}");
         assert!(
-            check_err.lines().any(|l| l == wanted),
-            "{wanted:?} not in:\n{check_err}"
+            check_out.contains("ok: 1 host(s), 0 provider(s), 3 step(s)"),
+            "{check_out}"
         );
+        assert_eq!(run_code, 0, "{op}: {run_err}");
     }
     // What run accepts, check accepts.
     let (code, _, err) = outcome(&["check", &default_toml().display().to_string()]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = outcome(&["run", &default_toml().display().to_string()]);
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn check_accepts_the_data_path_provider_keys() {
+    let path = scenario_file(
+        "data-keys",
+        "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\nmax_msg_size = 2048\nmax_rdma_size = 4096\nrdma_threshold = 16384\nregister_memory = \"ok\"\nregister_rdma_memory = \"WSAENOBUFS\"\n",
+    );
+    let (code, out, err) = check(&path);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ok: 1 host(s), 1 provider(s), 0 step(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_refuses_bad_data_path_provider_keys_with_their_line() {
+    let head = "[[host]]\nname = \"a\"\n[[host.provider]]\nname = \"p\"\n";
+    for (tag, body, key, words) in [
+        (
+            "msg-size",
+            "max_msg_size = -5\n",
+            "max_msg_size",
+            "out of range",
+        ),
+        (
+            "rdma-size",
+            "max_rdma_size = 512\n",
+            "max_rdma_size",
+            "1024 to 4294967295",
+        ),
+        (
+            "threshold",
+            "rdma_threshold = 4294967296\n",
+            "rdma_threshold",
+            "out of range",
+        ),
+        (
+            "threshold-type",
+            "rdma_threshold = \"8k\"\n",
+            "rdma_threshold",
+            "integer",
+        ),
+        (
+            "register",
+            "register_memory = \"WSAEWHAT\"\n",
+            "register_memory",
+            "WSAEWHAT",
+        ),
+        (
+            "register-rdma",
+            "register_rdma_memory = \"no\"\n",
+            "register_rdma_memory",
+            "no",
+        ),
+    ] {
+        assert_bad(
+            tag,
+            &format!("{head}{body}"),
+            5,
+            &format!("host[0].provider[0].{key}"),
+            words,
+        );
+    }
+    // Every problem, each on its own line.
+    let path = scenario_file(
+        "data-keys-all",
+        &format!(
+            "{head}max_msg_size = -1\nmax_rdma_size = 1\nregister_rdma_memory = \"WSAEBOGUS\"\n"
+        ),
+    );
+    let (code, _, err) = check(&path);
+    assert_eq!(code, 2, "{err}");
+    for (line, key) in [
+        (5, "max_msg_size"),
+        (6, "max_rdma_size"),
+        (7, "register_rdma_memory"),
+    ] {
+        let wanted = format!("line {line}: host[0].provider[0].{key}: ");
+        assert!(err.contains(&wanted), "{wanted:?} not in:\n{err}");
+    }
+    assert!(err.contains("3 error(s)"), "{err}");
+}
+
+#[test]
+fn a_send_larger_than_16_mib_is_refused_with_its_line() {
+    let text = "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\nop = \"send\"\nid = \"c\"\nbytes = 16777217\n";
+    assert_bad(
+        "big-send",
+        text,
+        10,
+        "step[1].bytes",
+        "0 to 16777216 (16 MiB)",
+    );
 }
 
 #[test]

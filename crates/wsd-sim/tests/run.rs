@@ -224,6 +224,35 @@ fn check_fixed_fields(name: &str, r: &Value) {
         if op == "explain" || op == "connect" {
             has_fields(name, &x["reason"], &["code", "wsa", "detail"]);
         }
+        if op == "send" {
+            has_fields(name, &x, &["path", "messages", "rdma_ops"]);
+            let path = &x["path"];
+            assert!(
+                path.is_null()
+                    || ["inline", "rdma_read", "rdma_write", "tcp"]
+                        .contains(&path.as_str().unwrap_or("")),
+                "{name}: {x}"
+            );
+            // A send that succeeded says how; one that failed does not.
+            assert_eq!(x["result"] == "ok", !path.is_null(), "{name}: {x}");
+        }
+    }
+    for x in arr("connections") {
+        has_fields(
+            name,
+            &x,
+            &[
+                "host",
+                "id",
+                "local",
+                "remote",
+                "via",
+                "reason",
+                "state",
+                "bytes_sent",
+                "bytes_received",
+            ],
+        );
     }
     for x in arr("trace") {
         has_fields(name, &x, &["host", "provider", "call", "result", "args"]);
@@ -240,7 +269,15 @@ fn check_fixed_fields(name: &str, r: &Value) {
             "reasons",
             "explains",
             "explain_reasons",
+            "bytes_per_path",
         ],
+    );
+    let mut paths = keys(&r["summary"]["bytes_per_path"]);
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["inline", "rdma_read", "rdma_write", "tcp"],
+        "{name}"
     );
     for s in states {
         assert!(r["summary"]["providers"].get(s).is_some(), "{name}: {s}");
@@ -250,7 +287,18 @@ fn check_fixed_fields(name: &str, r: &Value) {
 #[test]
 fn every_example_runs_with_its_expects_holding() {
     let all = examples();
-    assert!(all.len() >= 18, "examples found: {all:?}");
+    assert!(all.len() >= 34, "examples found: {all:?}");
+    for data in [
+        "inline",
+        "rdma_read",
+        "rdma_write",
+        "enobufs",
+        "urgent",
+        "shutdown",
+    ] {
+        let p = root().join(format!("examples/data/{data}.toml"));
+        assert!(all.contains(&p), "{} is not among {all:?}", p.display());
+    }
     for p in all {
         let name = p.display().to_string();
         let o = wsd_sim(&["run", &name, "--format", "json"]);
@@ -358,11 +406,16 @@ fn exit_2_for_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     let send = scenario_file(
         "send",
-        "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\nop = \"send\"\nid = \"c\"\nbytes = 1\n",
+        "[[host]]\nname = \"a\"\n[[step]]\nop = \"connect\"\nto = \"10.0.0.1:80\"\nid = \"c\"\n[[step]]\nop = \"send\"\nid = \"c\"\nbytes = 16777217\n",
     );
     let o = wsd_sim(&["run", &send.display().to_string()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not supported yet"));
+    assert!(
+        stderr(&o).contains("line 10: step[1].bytes: 16777217 is out of range"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty());
 }
 
 #[test]
@@ -375,9 +428,9 @@ fn panicking_providers_leave_the_output_clean() {
 }
 
 #[test]
-fn explain_runs_connection_steps_and_skips_data_steps_with_a_note() {
+fn explain_runs_every_step_data_steps_included_without_a_note() {
     let text = "[[host]]\nname = \"a\"\ninterfaces = [\"10.1.2.5/24\"]\n[[host.provider]]\nname = \"p\"\naddresses = [\"10.1.2.5\"]\n[[step]]\nop = \"listen\"\naddress = \"0.0.0.0:80\"\nid = \"l\"\n[[step]]\nop = \"connect\"\nto = \"10.1.2.9:80\"\nid = \"c\"\n[[step]]\nop = \"send\"\nid = \"c\"\nbytes = 10\n[[step]]\nop = \"shutdown\"\nid = \"c\"\nhow = \"both\"\n[[step]]\nop = \"explain\"\nto = \"10.1.2.9:80\"\nexpect = \"san:p\"\n";
-    let p = scenario_file("explain-skip", text);
+    let p = scenario_file("explain-data", text);
     let p = p.display().to_string();
     let o = wsd_sim(&["explain", &p, "--connect", "10.1.2.9:80"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -386,15 +439,15 @@ fn explain_runs_connection_steps_and_skips_data_steps_with_a_note() {
         "{}",
         stdout(&o)
     );
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("skips"), "{err}");
-    assert!(err.contains("line(s) 15, 19 "), "{err}");
-    // `run` still refuses them.
-    let o = wsd_sim(&["run", &p]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
-    // Without such steps, explain says nothing on stderr.
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // `run` runs them: the connect failed (nobody owns 10.1.2.9), so the send and the
+    // shutdown answer WSAENOTCONN.
+    let o = wsd_sim(&["run", &p, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(r["steps"][2]["result"], "error:WSAENOTCONN");
+    assert_eq!(r["steps"][3]["result"], "error:WSAENOTCONN");
+    // Nor does explain say anything on stderr for the default scenario.
     let d = root().join("examples/default.toml");
     let o = wsd_sim(&[
         "explain",
@@ -591,7 +644,7 @@ fn text_columns_stay_aligned_for_long_provider_names() {
 fn the_text_report_labels_the_providers_and_routes_as_the_final_state_after_all_steps() {
     let out = stdout(&wsd_sim(&[]));
     let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("final state (after all 20 steps):"));
+    assert_eq!(lines.next(), Some("final state (after all 23 steps):"));
     assert_eq!(lines.next(), Some(""));
     assert_eq!(lines.next(), Some("host alpha"));
     // The state block comes before the steps and shows `late` as installed after step 12,
@@ -920,8 +973,18 @@ fn mermaid_draws_each_connection_between_the_hosts_after_its_step() {
     // alpha.ibal is P1, beta.ibal P5 (the order their first calls appear).
     assert!(out.contains("participant P5 as beta.ibal\n"), "{out}");
     let san = at("    P1-)P5: SAN connection alpha 10.1.2.5:");
-    assert!(at("step 15 (line 174) alpha: connect 10.1.2.9:5000") < san);
-    assert!(san < at("step 16 (line 182)"));
+    assert!(at("step 15 (line 176) alpha: connect 10.1.2.9:5000") < san);
+    assert!(san < at("step 16 (line 184)"));
     let tcp = at("Note over Switch: tcp connection alpha 192.0.2.10:");
-    assert!(at("step 16 (line 182)") < tcp && tcp < at("step 17 (line 189)"));
+    assert!(at("step 16 (line 184)") < tcp && tcp < at("step 17 (line 191)"));
+    // The sends on the SAN connection, between the same lifelines, after their steps; the
+    // one over TCP/IP between the hosts' TCP/IP lifelines, declared after the providers.
+    let small = at("    P1-)P5: 100 bytes inline");
+    assert!(at("step 18 (line 199)") < small && small < at("step 19 (line 206)"));
+    let large = at("    P1-)P5: 1048576 bytes rdma_read");
+    assert!(at("step 19 (line 206)") < large && large < at("step 20 (line 213)"));
+    assert!(out.contains("participant P9 as alpha.TCP/IP\n"), "{out}");
+    assert!(out.contains("participant P10 as beta.TCP/IP\n"), "{out}");
+    let tcp_send = at("    P9-)P10: 1048576 bytes tcp");
+    assert!(at("step 20 (line 213)") < tcp_send && tcp_send < at("step 21 (line 219)"));
 }

@@ -63,12 +63,18 @@
 //!   the raw answer is replayed byte for byte, so a fault on top of it would be silently
 //!   ignored.
 //! - Every op of the file format is validated here, its keys included (`send`'s `bytes` 0 to
-//!   4294967295, `advance`'s `ms` 0 to 2^63-1; `send` and `shutdown` name the `id` of an
-//!   earlier connect step). The runner does not support connect, listen, close, send,
-//!   shutdown and advance yet ([`Op::is_supported`], the one place that decides it): [`parse`]
-//!   (what `check` and `run` use) refuses a step of such an op on its `op` key
-//!   ([`ErrorKind::UnsupportedOp`]); [`parse_with`] and [`Ops::All`] accept it (`explain`
-//!   reads a file so and skips those steps).
+//!   16777216, [`MAX_SEND_BYTES`], since the simulator holds every byte; `advance`'s `ms` 0
+//!   to 2^63-1; `send` and `shutdown` name the `id` of an earlier connect step).
+//!   [`Op::is_supported`] is the one place that decides which ops the runner carries out; it
+//!   supports every op today. [`parse`] (what `check` and `run` use) would refuse a step of
+//!   an unsupported op on its `op` key ([`ErrorKind::UnsupportedOp`]); [`parse_with`] and
+//!   [`Ops::All`] accept it (`explain` reads a file so and skips such steps).
+//! - The data-path provider keys: `max_msg_size` and `rdma_threshold` 0 to 4294967295 (a
+//!   DWORD socket option; a message size below the session's smallest makes the session
+//!   negotiation fail, which the report shows); `max_rdma_size` 1024 ([`MIN_RDMA_SIZE`]) to
+//!   4294967295, since the simulator carries out every RDMA operation and a few bytes each
+//!   would make one send take millions; `register_memory` and `register_rdma_memory` are
+//!   outcomes like `startup`.
 
 mod error;
 mod model;
@@ -78,8 +84,9 @@ mod values;
 pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
 pub use mock_provider::guid_for_name;
 pub use model::{
-    Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
-    Registration, RegistrationValue, Scenario, SendResult, Step, SwitchSettings,
+    Action, AddressChange, ConnectResult, Host, ListenResult, MAX_SEND_BYTES, MIN_RDMA_SIZE, Op,
+    ProviderSpec, RawAddressList, Registration, RegistrationValue, Scenario, SendResult, Step,
+    SwitchSettings,
 };
 pub use parse::{Ops, parse, parse_with};
 pub use spi_types::WsaError;

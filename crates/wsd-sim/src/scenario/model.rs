@@ -106,6 +106,16 @@ pub struct ProviderSpec {
     pub connect_errors: BTreeMap<IpAddr, WsaError>,
     /// Simulated time a SAN connect through this provider takes, in ms.
     pub connect_delay_ms: u64,
+    /// The provider's `SO_MAX_MSG_SIZE` answer (SESS-3), in bytes.
+    pub max_msg_size: u32,
+    /// The provider's `SO_MAX_RDMA_SIZE` answer, in bytes.
+    pub max_rdma_size: u32,
+    /// The provider's `SO_RDMA_THRESHOLD_SIZE` answer, in bytes.
+    pub rdma_threshold: u32,
+    /// The result of the provider's `WSPRegisterMemory` calls.
+    pub register_memory: Outcome,
+    /// The result of the provider's `WSPRegisterRdmaMemory` calls.
+    pub register_rdma_memory: Outcome,
     /// The line of the `[[host.provider]]` header.
     pub line: usize,
 }
@@ -221,10 +231,11 @@ impl Op {
         }
     }
 
-    /// Whether the runner supports this op yet: the one place that decides it. `check` and
-    /// `run` refuse a file with a step of an unsupported op (the parser reports it, see
-    /// [`parse`](super::parse)), and `explain` skips such steps. The ops of the data path
-    /// (send, shutdown) come with it.
+    /// Whether the runner supports this op: the one place that decides it. `check` and `run`
+    /// refuse a file with a step of an unsupported op (the parser reports it, see
+    /// [`parse`](super::parse)), and `explain` skips such steps. Every op of the format is
+    /// supported today (send and shutdown came with the data path); the machinery stays for
+    /// the ops the format may gain before the runner carries them out.
     pub fn is_supported(self) -> bool {
         match self {
             Op::Explain
@@ -234,8 +245,9 @@ impl Op {
             | Op::Connect
             | Op::Listen
             | Op::Close
-            | Op::Advance => true,
-            Op::Send | Op::Shutdown => false,
+            | Op::Advance
+            | Op::Send
+            | Op::Shutdown => true,
         }
     }
 
@@ -250,6 +262,16 @@ impl fmt::Display for Op {
         f.write_str(self.name())
     }
 }
+
+/// The most bytes one `send` step may send: 16 MiB. The simulator holds every byte of a send
+/// in memory (the application's buffer, the provider's, the receiver's), so the file format
+/// bounds it.
+pub const MAX_SEND_BYTES: u32 = 16 << 20;
+
+/// The smallest `max_rdma_size` a provider may have: 1 KiB. The simulator carries out every
+/// RDMA operation, and a send may take its size in bytes divided by this many (16384 for the
+/// largest send); a few bytes per operation would make one send take millions.
+pub const MIN_RDMA_SIZE: u32 = 1024;
 
 /// What a step does, with its op's keys.
 #[derive(Debug, Clone, PartialEq)]

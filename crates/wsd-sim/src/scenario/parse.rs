@@ -11,8 +11,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ErrorKind, ScenarioError, ScenarioErrors};
 use super::model::{
-    Action, AddressChange, ConnectResult, Host, ListenResult, Op, ProviderSpec, RawAddressList,
-    Registration, RegistrationValue, Scenario, Step, SwitchSettings,
+    Action, AddressChange, ConnectResult, Host, ListenResult, MAX_SEND_BYTES, MIN_RDMA_SIZE, Op,
+    ProviderSpec, RawAddressList, Registration, RegistrationValue, Scenario, Step, SwitchSettings,
 };
 use super::values::{
     AddressListFault, BindAddr, ExtensionAnswers, Outcome, Profile, ShutdownHow, check_name,
@@ -49,6 +49,11 @@ pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "cleanup",
     "connect_errors",
     "connect_delay_ms",
+    "max_msg_size",
+    "max_rdma_size",
+    "rdma_threshold",
+    "register_memory",
+    "register_rdma_memory",
 ];
 /// The keys of a `[[host.registration]]`.
 pub(crate) const REGISTRATION_KEYS: &[&str] = &["name", "guid", "hex"];
@@ -527,10 +532,22 @@ impl Parser<'_> {
         max: u64,
         range: &'static str,
     ) -> Option<u64> {
+        self.get_u64_in(tab, key, 0, max, range)
+    }
+
+    /// An optional integer key from `min` to `max`.
+    fn get_u64_in(
+        &mut self,
+        tab: &Table<'_, '_>,
+        key: &str,
+        min: u64,
+        max: u64,
+        range: &'static str,
+    ) -> Option<u64> {
         let it = tab.item(key)?;
         let v = self.integer(&it)?;
         match u64::try_from(v) {
-            Ok(n) if n <= max => Some(n),
+            Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
                 self.error(
                     &it.span,
@@ -622,6 +639,26 @@ impl Parser<'_> {
         let connect_delay_ms = self
             .get_u64(tab, "connect_delay_ms", 86_400_000, "0 to 86400000 (a day)")
             .unwrap_or(0);
+        // The socket options the session asks for (SESS-3); defaults as mock-provider's.
+        let mut size = |key: &str, min: u64, range: &'static str, default: u32| {
+            self.get_u64_in(tab, key, min, u64::from(u32::MAX), range)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(default)
+        };
+        let max_msg_size = size("max_msg_size", 0, "0 to 4294967295", 65536);
+        let max_rdma_size = size(
+            "max_rdma_size",
+            MIN_RDMA_SIZE.into(),
+            "1024 to 4294967295",
+            1_048_576,
+        );
+        let rdma_threshold = size("rdma_threshold", 0, "0 to 4294967295", 8192);
+        let register_memory = self
+            .get_parsed(tab, "register_memory", Outcome::parse)
+            .unwrap_or(Outcome::Ok);
+        let register_rdma_memory = self
+            .get_parsed(tab, "register_rdma_memory", Outcome::parse)
+            .unwrap_or(Outcome::Ok);
         let name = name?;
         Some(ProviderSpec {
             guid: guid.unwrap_or_else(|| guid_for_name(&name)),
@@ -643,6 +680,11 @@ impl Parser<'_> {
             cleanup,
             connect_errors,
             connect_delay_ms,
+            max_msg_size,
+            max_rdma_size,
+            rdma_threshold,
+            register_memory,
+            register_rdma_memory,
             line: self.line(tab.span.start),
         })
     }
@@ -916,8 +958,13 @@ impl Parser<'_> {
             }
             Op::Send => {
                 let id = self.required_for(tab, op, "id", |s| id_ref(s, ids, true));
-                let bytes =
-                    self.required_integer(tab, op, "bytes", u64::from(u32::MAX), "0 to 4294967295");
+                let bytes = self.required_integer(
+                    tab,
+                    op,
+                    "bytes",
+                    u64::from(MAX_SEND_BYTES),
+                    "0 to 16777216 (16 MiB)",
+                );
                 let oob = self.get_bool(tab, "oob").unwrap_or(false);
                 let expect = self.get_parsed(tab, "expect", |s| ok_expect(s, op));
                 Action::Send {

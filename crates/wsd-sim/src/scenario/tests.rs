@@ -588,7 +588,8 @@ fn unknown_call_names() {
 #[test]
 fn call_names_round_trip() {
     let all = Call::all();
-    assert_eq!(all.len(), 19);
+    // 12 socket and control calls, 7 extension queries, 11 data-path calls.
+    assert_eq!(all.len(), 30);
     for c in all {
         let text = c.to_string();
         assert_eq!(parse_call(&text).ok(), Some(c), "{text}");
@@ -602,6 +603,10 @@ fn call_names_round_trip() {
         "WSPIoctl(SIO_ADDRESS_LIST_QUERY)"
     );
     assert_eq!(Call::StartupEx.to_string(), "WSPStartupEx");
+    // The data path's calls are names too (panic_at accepts them).
+    for name in ["WSPSend", "WSPRecv", "WSPRdmaRead", "WSPRegisterRdmaMemory"] {
+        assert!(parse_call(name).is_ok(), "{name}");
+    }
 }
 
 #[test]
@@ -1403,7 +1408,7 @@ fn a_quoted_address_key_with_a_table_value_is_a_type_error() {
 }
 
 #[test]
-fn parse_refuses_every_op_the_runner_does_not_support_on_its_op_key() {
+fn parse_accepts_send_and_shutdown_now_that_the_runner_supports_them() {
     let bodies = [
         ("send", "id = \"c\"\nbytes = 10\n"),
         ("shutdown", "id = \"c\"\nhow = \"send\"\n"),
@@ -1413,22 +1418,15 @@ fn parse_refuses_every_op_the_runner_does_not_support_on_its_op_key() {
     for (op, body) in bodies {
         let src = with_step(&format!("{first}op = {op:?}\n{body}"));
         assert!(parse_all(&src).is_ok(), "{op}: {:?}", parse_all(&src));
-        let errs = errors_strict(&src);
-        assert_eq!(errs.len(), 1, "{op}: only the unsupported step: {errs:?}");
         assert!(
-            errs.iter().any(|e| e.line == 10
-                && e.key == "step[1].op"
-                && matches!(&e.kind, ErrorKind::UnsupportedOp { op: o } if o.name() == op)),
-            "{op}: {errs:?}"
-        );
-        let text = errs.iter().map(ToString::to_string).collect::<Vec<_>>();
-        assert!(
-            text.iter()
-                .any(|t| t == &format!("line 10: step[1].op: op {op} is not supported yet (the runner supports connect, listen, close, explain, address_change, install, remove and advance)")),
-            "{text:#?}"
+            errors_strict(&src).is_empty(),
+            "{op}: {:?}",
+            errors_strict(&src)
         );
     }
+    // Op::is_supported is the one place that decides, and today it supports every op.
     for op in Op::ALL {
+        assert!(op.is_supported(), "{op}");
         let strict_ok = parse(&with_step(&format!("op = {:?}\n", op.name())))
             .err()
             .is_none_or(|e| {
@@ -1499,6 +1497,14 @@ fn send_shutdown_and_advance_steps_are_validated() {
         "step[2].bytes",
         |k| matches!(k, ErrorKind::OutOfRange { .. }),
     );
+    // At most 16 MiB (MAX_SEND_BYTES): the simulator holds every byte.
+    assert_error(
+        &bad("op = \"send\"\nid = \"c\"\nbytes = 16777217\n"),
+        16,
+        "step[2].bytes",
+        |k| matches!(k, ErrorKind::OutOfRange { range, .. } if range.contains("16 MiB")),
+    );
+    assert!(parse_all(&bad("op = \"send\"\nid = \"c\"\nbytes = 16777216\n")).is_ok());
     assert_error(
         &bad("op = \"shutdown\"\nid = \"c\"\nhow = \"sideways\"\n"),
         16,
@@ -1568,4 +1574,76 @@ fn control_characters_in_names_are_refused_with_key_and_line() {
     );
     // Other Unicode is fine.
     assert!(parse_all("[[host]]\nname = \"hôte-α\"\n").is_ok());
+}
+
+#[test]
+fn the_data_path_provider_keys_are_parsed_with_the_mock_s_defaults() {
+    let s = parse_all(&with_provider("")).unwrap_or_else(|e| panic!("{e}"));
+    let p = &s.hosts[0].providers[0];
+    assert_eq!(
+        (p.max_msg_size, p.max_rdma_size, p.rdma_threshold),
+        (65536, 1_048_576, 8192)
+    );
+    assert_eq!(
+        (p.register_memory, p.register_rdma_memory),
+        (Outcome::Ok, Outcome::Ok)
+    );
+    let s = parse_all(&with_provider(
+        "max_msg_size = 2048\nmax_rdma_size = 4096\nrdma_threshold = 0\nregister_memory = \"ok\"\nregister_rdma_memory = \"WSAENOBUFS\"\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = &s.hosts[0].providers[0];
+    assert_eq!(
+        (p.max_msg_size, p.max_rdma_size, p.rdma_threshold),
+        (2048, 4096, 0)
+    );
+    assert_eq!(p.register_memory, Outcome::Ok);
+    assert_eq!(p.register_rdma_memory, Outcome::Fail(WsaError::WSAENOBUFS));
+    // The largest values a DWORD socket option holds.
+    let top =
+        "max_msg_size = 4294967295\nmax_rdma_size = 4294967295\nrdma_threshold = 4294967295\n";
+    assert!(parse_all(&with_provider(top)).is_ok());
+}
+
+#[test]
+fn the_data_path_provider_keys_refuse_bad_values_on_their_line() {
+    for (body, key) in [
+        ("max_msg_size = -1\n", "max_msg_size"),
+        ("max_msg_size = 4294967296\n", "max_msg_size"),
+        ("rdma_threshold = 4294967296\n", "rdma_threshold"),
+        // Below 1 KiB an RDMA transfer would take too many operations to simulate.
+        ("max_rdma_size = 1023\n", "max_rdma_size"),
+        ("max_rdma_size = 0\n", "max_rdma_size"),
+    ] {
+        assert_error(
+            &with_provider(body),
+            5,
+            &format!("host[0].provider[0].{key}"),
+            |k| matches!(k, ErrorKind::OutOfRange { .. }),
+        );
+    }
+    assert_error(
+        &with_provider("max_rdma_size = \"big\"\n"),
+        5,
+        "host[0].provider[0].max_rdma_size",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
+    assert_error(
+        &with_provider("register_memory = \"WSAEBOGUS\"\n"),
+        5,
+        "host[0].provider[0].register_memory",
+        |k| matches!(k, ErrorKind::UnknownWsaName(_)),
+    );
+    assert_error(
+        &with_provider("register_rdma_memory = \"fail\"\n"),
+        5,
+        "host[0].provider[0].register_rdma_memory",
+        |k| matches!(k, ErrorKind::BadOutcome(_)),
+    );
+    assert_error(
+        &with_provider("register_rdma_memory = true\n"),
+        5,
+        "host[0].provider[0].register_rdma_memory",
+        |k| matches!(k, ErrorKind::WrongType { .. }),
+    );
 }
