@@ -620,7 +620,10 @@ fn sess_3_the_threshold_never_falls_below_what_one_message_carries() {
     let mut net = Net::new(setup);
     let report = net.transfer(ALPHA, pattern(1000, 1));
     assert_eq!(report.path, DataPath::Inline);
-    assert_eq!(net.transfer(ALPHA, pattern(10_000, 2)).path, DataPath::RdmaRead);
+    assert_eq!(
+        net.transfer(ALPHA, pattern(10_000, 2)).path,
+        DataPath::RdmaRead
+    );
 }
 
 #[test]
@@ -632,7 +635,12 @@ fn sess_1_a_full_send_queue_answers_wsaewouldblock_as_a_full_tcp_buffer_would() 
     let a = &mut net.hosts[ALPHA];
     let err = a
         .switch
-        .send(&mut a.tcp, net.ends[ALPHA], pattern(600, 2), MsgFlags::empty())
+        .send(
+            &mut a.tcp,
+            net.ends[ALPHA],
+            pattern(600, 2),
+            MsgFlags::empty(),
+        )
         .unwrap_err();
     assert_eq!(err.wsa(), Some(WsaError::WSAEWOULDBLOCK));
     net.settle();
