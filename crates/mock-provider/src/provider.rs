@@ -576,6 +576,7 @@ impl SanProvider for MockProvider {
                 high_version: cfg.high_version,
                 description: cfg.description,
             },
+            missing_entry_points: Vec::new(),
         })
     }
 

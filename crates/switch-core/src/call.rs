@@ -264,6 +264,13 @@ pub enum AddressAnswer {
 pub enum Answer {
     /// `WSPStartupEx`'s answer.
     Started(Result<WspData, WsaError>),
+    /// `WSPStartupEx` succeeded but left entry points the switch calls empty.
+    MissingEntryPoints {
+        /// The `WSPDATA` it filled in.
+        data: WspData,
+        /// The empty entry points, by name.
+        missing: Vec<String>,
+    },
     /// `WSPSocket`'s answer.
     Socket(Result<ProviderSocket, WsaError>),
     /// `SIO_ADDRESS_LIST_QUERY`'s answer.
@@ -311,6 +318,7 @@ impl Answer {
         let error = match self {
             Answer::Panicked(_) => return CallResult::Panic,
             Answer::Started(r) => r.as_ref().err(),
+            Answer::MissingEntryPoints { .. } => None,
             Answer::Socket(r) => r.as_ref().err(),
             Answer::Addresses(AddressAnswer::Filled { .. }) => None,
             Answer::Addresses(AddressAnswer::Failed(f)) => Some(&f.error),

@@ -138,11 +138,15 @@ impl Executor<'_> {
     fn perform(&self, provider: &mut dyn SanProvider, call: &NextCall) -> Answer {
         let env = self.env;
         let answer = guarded(|| match *call {
-            NextCall::StartupEx => Answer::Started(
-                provider
-                    .startup_ex(REQUIRED_VERSION, &env.tcpip, env.upcalls.clone())
-                    .map(|a| a.data),
-            ),
+            NextCall::StartupEx => {
+                match provider.startup_ex(REQUIRED_VERSION, &env.tcpip, env.upcalls.clone()) {
+                    Ok(a) if !a.missing_entry_points.is_empty() => Answer::MissingEntryPoints {
+                        data: a.data,
+                        missing: a.missing_entry_points,
+                    },
+                    r => Answer::Started(r.map(|a| a.data)),
+                }
+            }
             NextCall::Socket { family } => Answer::Socket(provider.socket(
                 family,
                 SocketType::STREAM,
@@ -345,6 +349,7 @@ mod tests {
                     high_version: REQUIRED_VERSION,
                     description: String::new(),
                 },
+                missing_entry_points: Vec::new(),
             })
         }
         fn cleanup(&mut self) -> Result<(), WsaError> {

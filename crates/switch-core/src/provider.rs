@@ -47,6 +47,21 @@ pub struct ExtensionHandle(pub u64);
 pub struct StartupAnswer {
     /// The `WSPDATA` it filled in.
     pub data: WspData,
+    /// Entry points the switch calls that the provider left empty in its procedure table
+    /// (by name, such as `WSPSocket`): a provider loaded through the real ABI with one of
+    /// them missing is rejected (`missing_entry_point`) and cleaned up. A provider
+    /// implemented in Rust has them all.
+    pub missing_entry_points: Vec<String>,
+}
+
+impl StartupAnswer {
+    /// A successful startup with every entry point.
+    pub fn new(data: WspData) -> Self {
+        StartupAnswer {
+            data,
+            missing_entry_points: Vec::new(),
+        }
+    }
 }
 
 /// The entry points a provider returned, one slot per [`SanExtension`].

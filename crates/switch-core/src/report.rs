@@ -93,6 +93,12 @@ pub enum RejectCause {
         /// The provider's answer.
         reason: ExtensionFailure,
     },
+    /// `WSPStartupEx` left entry points the switch calls empty in the procedure table.
+    #[error("it left entry points the switch calls empty: {}", entry_points.join(", "))]
+    MissingEntryPoint {
+        /// Their names.
+        entry_points: Vec<String>,
+    },
     /// The address list could not be decoded.
     #[error("its address list is invalid: {0}")]
     AddressListInvalid(DecodeError),
@@ -146,6 +152,7 @@ impl RejectCause {
             RejectCause::Wsa(e) | RejectCause::LoadFailed(e) => wsa_name(*e),
             RejectCause::VersionMismatch { .. } => "version_mismatch".into(),
             RejectCause::MissingExtension { .. } => "missing_extension".into(),
+            RejectCause::MissingEntryPoint { .. } => "missing_entry_point".into(),
             RejectCause::AddressListInvalid(_) => "address_list_invalid".into(),
             RejectCause::AddressListRetriesExhausted { .. } => {
                 "address_list_retries_exhausted".into()

@@ -356,6 +356,16 @@ impl ProviderMachine for InitMachine {
         match (self.phase.clone(), answer) {
             (_, Answer::Panicked(msg)) => self.fail(call, RejectCause::Panicked(msg)),
             (Phase::Start, Answer::Started(r)) => self.on_started(r),
+            // It started (so it is cleaned up), but cannot be used.
+            (Phase::Start, Answer::MissingEntryPoints { data, missing }) => {
+                self.data = Some(data);
+                self.fail(
+                    Call::StartupEx,
+                    RejectCause::MissingEntryPoint {
+                        entry_points: missing,
+                    },
+                )
+            }
             (Phase::Started, Answer::Socket(Ok(socket))) => {
                 self.phase = Phase::Querying {
                     socket,

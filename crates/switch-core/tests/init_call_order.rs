@@ -153,6 +153,7 @@ fn startup_answer() -> StartupAnswer {
             high_version: WinsockVersion::V2_2,
             description: "mockall SAN provider".to_owned(),
         },
+        missing_entry_points: Vec::new(),
     }
 }
 

@@ -104,9 +104,10 @@ impl Host {
 }
 
 impl Net {
-    /// Delivers signals and completions until nothing moves.
+    /// Delivers signals and completions until nothing moves. Each round moves what the
+    /// credits allow, so a multi-megabyte send in 128-byte messages takes many thousands.
     pub fn settle(&mut self) {
-        for _ in 0..10_000 {
+        for _ in 0..1_000_000 {
             let mut moved = false;
             while let Some((i, event)) = self.f.next_signal() {
                 let h = &mut self.hosts[i];
