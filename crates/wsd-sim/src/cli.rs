@@ -1,10 +1,11 @@
-//! The command line: `run`, `explain` and `check`, and the exit codes of `docs/scenario.md`.
+//! The command line: `run`, `explain`, `check` and `conform`, and the exit codes of
+//! `docs/scenario.md`.
 //!
 //! | exit | meaning |
 //! |---|---|
 //! | 0 | ok |
-//! | 1 | an `expect` failed (`run`) |
-//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support (none today: every op of the format runs) |
+//! | 1 | an `expect` failed (`run`); a conformance check failed (`conform`) |
+//! | 2 | bad input: a bad file, a bad argument, a missing file, or (`check`, `run`) a step the runner does not support (none today: every op of the format runs); for `conform`, a library that cannot be loaded or has no `WSPStartupEx` |
 //!
 //! `check` and `run` read a file alike ([`scenario::parse`]): a file `check` passes is one `run`
 //! runs, and a step of an op the runner does not support yet ([`Op::is_supported`]) is the same
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use spi_abi::conform::Status;
 
 use crate::render;
 use crate::scenario::{self, Op, Ops, Scenario, SocketKind};
@@ -35,7 +37,7 @@ use crate::scenario::{self, Op, Ops, Scenario, SocketKind};
 pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The text `--help` shows after the commands (it names [`MAX_SCENARIO_BYTES`]).
-const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run), 2 bad input (a bad, missing, unreadable or too large file, or a bad argument).\n\nThe scenario format and the report fields are described in docs/scenario.md in the wsd-switch repository; the behaviour rules in docs/rules.md.";
+const AFTER_HELP: &str = "A scenario FILE must be a regular file (not a directory, FIFO or device) of at most 4 MiB (4194304 bytes), in UTF-8.\n\nExit status: 0 ok, 1 an `expect` failed (run) or a conformance check failed (conform), 2 bad input (a bad, missing, unreadable or too large file, a library that cannot be loaded or has no WSPStartupEx (conform), or a bad argument).\n\nThe scenario format and the report fields are described in docs/scenario.md in the wsd-switch repository; the behaviour rules in docs/rules.md.";
 
 /// `wsd-sim`: runs the Windows Sockets switch on simulated hosts and reports what it did.
 #[derive(Debug, Parser)]
@@ -92,6 +94,34 @@ pub enum Command {
         /// The scenario file (TOML; a regular file of at most 4 MiB).
         file: PathBuf,
     },
+    /// Check a provider shared object against the SPI contract the switch relies on.
+    ///
+    /// Loads LIBRARY through the real SPI ABI (its `WSPStartupEx` export) and runs, in order:
+    /// startup with the TCP/IP provider's record and version 2.2, the version answered, the
+    /// entry points the switch calls, a socket and its up-call, the address-list size contract
+    /// and the list itself, every extension GUID (mandatory ones present) and an unknown GUID
+    /// refused, closing the socket and cleaning up. One line per check, with the rule of
+    /// docs/rules.md it serves. Exit 0 when every check passes, 1 when one fails, 2 when the
+    /// library cannot be loaded or has no WSPStartupEx. The library's code runs in this
+    /// process: a provider that crashes ends the command.
+    #[command(after_help = AFTER_HELP)]
+    Conform {
+        /// The provider shared object (a `.so`, `.dylib` or `.dll`); a bare file name is
+        /// taken from the current directory.
+        library: PathBuf,
+        /// The output's format.
+        #[arg(long, value_enum, default_value_t = ConformFormat::Text)]
+        format: ConformFormat,
+    },
+}
+
+/// The output format of `conform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConformFormat {
+    /// One line per check.
+    Text,
+    /// The conformance report as JSON.
+    Json,
 }
 
 /// The report's output format.
@@ -140,6 +170,8 @@ pub enum Exit {
     Ok,
     /// 1: an `expect` failed.
     ExpectFailed,
+    /// 1: a conformance check failed (`conform`).
+    CheckFailed,
     /// 2: bad input.
     BadInput,
 }
@@ -148,7 +180,7 @@ impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(match e {
             Exit::Ok => 0,
-            Exit::ExpectFailed => 1,
+            Exit::ExpectFailed | Exit::CheckFailed => 1,
             Exit::BadInput => 2,
         })
     }
@@ -338,6 +370,7 @@ pub fn execute(command: Option<Command>, out: &mut dyn Write, err: &mut dyn Writ
             kind,
         }) => explain(&file, connect, host.as_deref(), kind.into(), out, err),
         Some(Command::Check { file }) => check(&file, out, err),
+        Some(Command::Conform { library, format }) => conform(&library, format, out, err),
     }
 }
 
@@ -357,7 +390,9 @@ fn load(file: Option<&Path>, ops: Ops, err: &mut dyn Write) -> Option<Scenario> 
             }
         },
     };
-    match scenario::parse_with(&text, ops) {
+    // A relative `library` is relative to the scenario file's directory.
+    let dir = file.and_then(Path::parent).unwrap_or(Path::new(""));
+    match scenario::parse_in(&text, ops, dir) {
         Ok(s) => Some(s),
         Err(errors) => {
             for e in errors.errors() {
@@ -384,6 +419,43 @@ fn check(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         s.steps.len()
     );
     Exit::Ok
+}
+
+/// `conform LIBRARY [--format …]`: the conformance checks of a provider shared object.
+fn conform(
+    library: &Path,
+    format: ConformFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let report = match spi_abi::conform::run(library) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    let text = match format {
+        ConformFormat::Text => crate::conform::text(&report),
+        ConformFormat::Json => crate::conform::json(&report),
+    };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    if report.passed {
+        return Exit::Ok;
+    }
+    let failed: Vec<&str> = report
+        .with_status(Status::Fail)
+        .map(|c| c.name.as_str())
+        .collect();
+    let _ = writeln!(
+        err,
+        "error: {}: {} conformance check(s) failed: {}",
+        library.display(),
+        failed.len(),
+        failed.join(", ")
+    );
+    Exit::CheckFailed
 }
 
 /// The scenario without the steps whose op the runner does not support yet

@@ -38,6 +38,14 @@
 //!   reason `socket_kind` with the kind `multicast`, broadcast or not; the detail says which
 //!   it is: a multicast address, the broadcast address (255.255.255.255), or the broadcast
 //!   address of the SAN subnet the destination fell in.
+//! - A provider with `library` is loaded from that shared object through the real SPI ABI
+//!   (`spi_abi::LibraryLoader`), and every other one is a mock (a host's loader gives each
+//!   entry its kind); the switch cannot tell them apart. A library that cannot be loaded is rejected at `WSPStartupEx`
+//!   as the switch reports any load failure (`WSAEPROVIDERFAILEDINIT`), and the reason's
+//!   detail adds what the system loader said. A library provider is on no simulated fabric:
+//!   its connects end as its own code answers (the samples answer WSAENETUNREACH, so the
+//!   switch falls back to TCP), no other host's SAN provider reaches its addresses, and its
+//!   data path is not adapted yet (see `spi_abi::adapter`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -46,9 +54,12 @@ use std::time::Duration;
 use ipnet::IpNet;
 use mock_provider::{Fabric, MockCatalog, MockConfig, MockLoader, MockTcp};
 use serde_json::json;
+use spi_abi::{LibraryLoader, LoadError};
+use spi_types::Guid;
 use spi_types::{DecodeError, WsaError};
+use switch_core::catalog::CatalogEntry;
 use switch_core::connection::{ConnectPolicy, ConnectResult as CoreConnect, SocketId, SwitchEvent};
-use switch_core::provider::TcpSocket;
+use switch_core::provider::{ProviderLoader, SanProvider, TcpSocket};
 use switch_core::report::{
     Diagnostic as CoreDiagnostic, ProviderState as CoreState, RejectCause, Subject,
 };
@@ -147,11 +158,42 @@ impl std::fmt::Debug for Simulation<'_> {
     }
 }
 
+/// A host's provider loader: the providers with `library` from their shared objects, the
+/// others mocks.
+#[derive(Default)]
+pub(crate) struct HostLoader {
+    mock: MockLoader,
+    library: LibraryLoader,
+    libraries: BTreeSet<Guid>,
+}
+
+impl HostLoader {
+    /// The last load failure of the library provider with GUID `guid`, if its load failed.
+    pub(crate) fn load_error(&self, guid: Guid) -> Option<&LoadError> {
+        self.library
+            .failures()
+            .iter()
+            .rev()
+            .find(|(g, _)| *g == guid)
+            .map(|(_, e)| e)
+    }
+}
+
+impl ProviderLoader for HostLoader {
+    fn load(&mut self, entry: &CatalogEntry) -> Result<Box<dyn SanProvider>, WsaError> {
+        if self.libraries.contains(&entry.guid()) {
+            self.library.load(entry)
+        } else {
+            self.mock.load(entry)
+        }
+    }
+}
+
 /// One simulated host.
 pub(crate) struct SimHost<'s> {
     pub(crate) spec: &'s Host,
     catalog: MockCatalog,
-    loader: MockLoader,
+    loader: HostLoader,
     pub(crate) switch: Switch,
     pub(crate) tcp: MockTcp,
     pub(crate) fabric: Fabric,
@@ -547,7 +589,12 @@ impl<'s> Simulation<'s> {
                     reason: p.reason.as_ref().map(|r| ProviderReason {
                         step: r.step.to_string(),
                         code: r.code(),
-                        detail: cause_text(&r.cause),
+                        detail: match (&r.cause, host.loader.load_error(p.guid)) {
+                            (RejectCause::LoadFailed(_), Some(e)) => {
+                                format!("{}: {e}", cause_text(&r.cause))
+                            }
+                            _ => cause_text(&r.cause),
+                        },
                     }),
                     // Only the version the switch accepted (docs/scenario.md: "2.2" or null);
                     // what the provider answered is in `answered_version`.
@@ -615,14 +662,22 @@ impl<'s> SimHost<'s> {
         log: &std::rc::Rc<std::cell::RefCell<Vec<(usize, CoreTrace)>>>,
     ) -> Self {
         let mut catalog = MockCatalog::with_tcpip();
-        let mut loader = MockLoader::new();
+        let mut loader = HostLoader::default();
         // A fresh loader and TCP/IP provider are attached once, to a host the fabric just
         // made: attaching cannot fail here.
-        let _ = loader.attach(fabric, index);
+        let _ = loader.mock.attach(fabric, index);
         let tcp = MockTcp::attached(fabric, index).unwrap_or_default();
         let mut installed = BTreeSet::new();
         for p in &spec.providers {
-            loader.add(mock_config(p));
+            match &p.library {
+                Some(path) => {
+                    loader.library.add(p.guid, path.clone());
+                    loader.libraries.insert(p.guid);
+                }
+                None => {
+                    loader.mock.add(mock_config(p));
+                }
+            }
             if p.installed {
                 catalog.install(&p.name, p.guid, p.hidden, p.registered);
                 installed.insert(p.name.clone());
@@ -729,7 +784,8 @@ impl<'s> SimHost<'s> {
                 addresses,
             }) => {
                 let p = self.provider(step, provider)?;
-                self.loader.set_addresses(p.guid, addresses.clone());
+                // A library provider answers its own addresses (the parser refuses the step).
+                self.loader.mock.set_addresses(p.guid, addresses.clone());
                 self.switch.address_changed(None);
                 let text: Vec<String> = addresses.iter().map(ToString::to_string).collect();
                 (format!("{provider} [{}]", text.join(", ")), "ok".to_owned())

@@ -300,6 +300,43 @@ pub enum ErrorKind {
         /// The provider.
         provider: String,
     },
+    /// An `address_change` of a provider loaded from `library`: the library answers its own
+    /// addresses, so the change would change nothing.
+    #[error(
+        "provider {provider:?} is loaded from a library, which answers its own addresses: an address_change of it would change nothing"
+    )]
+    AddressChangeOfLibrary {
+        /// The provider.
+        provider: String,
+    },
+    /// A key that describes the mock provider's behaviour beside `library`.
+    #[error(
+        "describes the mock provider's behaviour, and is not allowed beside `library` (line {library_line}): the library's own code answers"
+    )]
+    MockKeyWithLibrary {
+        /// The line of the `library` key.
+        library_line: usize,
+    },
+    /// A `library` file that cannot be used: missing, unreadable, or not a regular file.
+    #[error("cannot use library file {path}: {why}")]
+    BadLibrary {
+        /// The path as resolved (relative to the scenario file's directory).
+        path: String,
+        /// Why.
+        why: String,
+    },
+    /// The same `library` file for a second catalog entry.
+    #[error(
+        "library file {path} is already the library of {other} (line {line}): a shared object is loaded once per process, so it can back only one catalog entry; give this entry its own copy of the file"
+    )]
+    SharedLibrary {
+        /// The path as resolved.
+        path: String,
+        /// The entry that has it first, as a key path (`host[0].provider[1]`).
+        other: String,
+        /// The line of that entry's `library` key.
+        line: usize,
+    },
     /// `address_list_fault` (other than `"none"`) together with `address_list_raw`.
     #[error(
         "address_list_fault cannot be combined with address_list_raw: the raw answer is replayed byte for byte"

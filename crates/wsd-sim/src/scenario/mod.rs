@@ -75,6 +75,18 @@
 //!   4294967295, since the simulator carries out every RDMA operation and a few bytes each
 //!   would make one send take millions; `register_memory` and `register_rdma_memory` are
 //!   outcomes like `startup`.
+//! - `library`: a relative path is joined to the scenario file's directory ([`parse_in`];
+//!   [`parse`] and [`parse_with`], which have no file, take the current directory), and a bare
+//!   file name is prefixed with `./`, so the system loader opens that file rather than search
+//!   its library directories. The file must exist and be a regular file; the parser looks at
+//!   it (it does not open or load it), so `check` reports a missing library with its line.
+//!   Each mock-behaviour key beside it (`profile` to `register_rdma_memory`, the keys the spec
+//!   lists) is an error of its own, at its own line. `name`, `guid`, `registered`, `hidden`,
+//!   `installed` and `fabric` stay allowed (`fabric` has no effect: a library provider is on
+//!   no simulated fabric). One file backs at most one catalog entry in the whole scenario
+//!   (compared after resolving links): a shared object is loaded once per process, and its
+//!   globals (the up-call table it keeps) would be shared by two entries. An
+//!   `address_change` of a library provider is an error: it answers its own addresses.
 
 mod error;
 mod model;
@@ -88,7 +100,7 @@ pub use model::{
     ProviderSpec, RawAddressList, Registration, RegistrationValue, Scenario, SendResult, Step,
     SwitchSettings,
 };
-pub use parse::{Ops, parse, parse_with};
+pub use parse::{Ops, parse, parse_in, parse_with};
 pub use spi_types::WsaError;
 pub use spi_types::{Guid, SanExtension, WinsockVersion};
 pub use switch_core::SocketKind;

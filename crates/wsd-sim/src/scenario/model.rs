@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use spi_types::{Guid, WinsockVersion};
@@ -116,6 +117,11 @@ pub struct ProviderSpec {
     pub register_memory: Outcome,
     /// The result of the provider's `WSPRegisterRdmaMemory` calls.
     pub register_rdma_memory: Outcome,
+    /// `library`: the provider is loaded from this shared object through the real SPI ABI
+    /// instead of being a mock; the path as resolved (a relative `library` is joined to the
+    /// scenario file's directory). The mock-behaviour fields above keep their defaults and
+    /// are not used.
+    pub library: Option<PathBuf>,
     /// The line of the `[[host.provider]]` header.
     pub line: usize,
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use mock_provider::guid_for_name;
 use spi_types::WinsockVersion;
@@ -37,6 +38,28 @@ pub(crate) const PROVIDER_KEYS: &[&str] = &[
     "installed",
     "profile",
     "fabric",
+    "startup",
+    "version",
+    "description",
+    "socket",
+    "addresses",
+    "address_list_fault",
+    "address_list_raw",
+    "extensions",
+    "panic_at",
+    "cleanup",
+    "connect_errors",
+    "connect_delay_ms",
+    "max_msg_size",
+    "max_rdma_size",
+    "rdma_threshold",
+    "register_memory",
+    "register_rdma_memory",
+    "library",
+];
+/// The provider keys that describe the mock's behaviour: errors beside `library`.
+pub(crate) const MOCK_KEYS: &[&str] = &[
+    "profile",
     "startup",
     "version",
     "description",
@@ -99,11 +122,22 @@ pub fn parse(src: &str) -> Result<Scenario, ScenarioErrors> {
 }
 
 /// Parses and validates a scenario, accepting the step ops `ops` says. On failure, every
-/// error found, sorted by line.
+/// error found, sorted by line. A relative `library` path is taken from the current
+/// directory: [`parse_in`] with an empty directory.
 pub fn parse_with(src: &str, ops: Ops) -> Result<Scenario, ScenarioErrors> {
+    parse_in(src, ops, Path::new(""))
+}
+
+/// Parses and validates the scenario of a file in directory `dir` (the empty path for the
+/// current directory), accepting the step ops `ops` says: a relative `library` path is joined
+/// to `dir`, and the file it names must be there (a regular file; it is not opened). On
+/// failure, every error found, sorted by line.
+pub fn parse_in(src: &str, ops: Ops, dir: &Path) -> Result<Scenario, ScenarioErrors> {
     let mut p = Parser {
         src,
         ops,
+        dir,
+        libraries: Vec::new(),
         line_starts: line_starts(src),
         errors: Vec::new(),
     };
@@ -172,6 +206,10 @@ struct Parser<'s> {
     src: &'s str,
     /// Which step ops are accepted.
     ops: Ops,
+    /// The directory relative `library` paths are joined to.
+    dir: &'s Path,
+    /// The `library` files met so far: (file identity, entry key path, line of `library`).
+    libraries: Vec<(PathBuf, String, usize)>,
     /// The byte offset at which each line starts (0 first), for [`Parser::line`].
     line_starts: Vec<usize>,
     errors: Vec<ScenarioError>,
@@ -659,6 +697,7 @@ impl Parser<'_> {
         let register_rdma_memory = self
             .get_parsed(tab, "register_rdma_memory", Outcome::parse)
             .unwrap_or(Outcome::Ok);
+        let library = self.library(tab);
         let name = name?;
         Some(ProviderSpec {
             guid: guid.unwrap_or_else(|| guid_for_name(&name)),
@@ -685,8 +724,57 @@ impl Parser<'_> {
             rdma_threshold,
             register_memory,
             register_rdma_memory,
+            library,
             line: self.line(tab.span.start),
         })
+    }
+
+    /// `library`: the file, resolved against the scenario's directory and checked to be a
+    /// regular file, used by no other entry; every mock-behaviour key beside it is an error.
+    fn library(&mut self, tab: &Table<'_, '_>) -> Option<PathBuf> {
+        let it = tab.item("library")?;
+        let library_line = self.line(it.span.start);
+        for (k, _) in tab.t.iter() {
+            let name: &str = k.get_ref();
+            if MOCK_KEYS.contains(&name) {
+                self.error(
+                    &k.span(),
+                    tab.key(name),
+                    ErrorKind::MockKeyWithLibrary { library_line },
+                );
+            }
+        }
+        let given = self.string(&it)?;
+        if given.is_empty() {
+            self.error(&it.span, it.key, ErrorKind::Empty);
+            return None;
+        }
+        let path = resolve_library(self.dir, Path::new(given));
+        let shown = path.display().to_string();
+        let why = match std::fs::metadata(&path) {
+            Err(e) => Some(e.to_string()),
+            Ok(m) if m.is_dir() => Some("it is a directory, not a shared object".to_owned()),
+            Ok(m) if !m.is_file() => Some("it is not a regular file".to_owned()),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            self.error(&it.span, it.key, ErrorKind::BadLibrary { path: shown, why });
+            return None;
+        }
+        // The same file under another name (a link, `./x` and `x`) is the same instance.
+        let identity = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some((_, other, line)) = self.libraries.iter().find(|(p, _, _)| *p == identity) {
+            let kind = ErrorKind::SharedLibrary {
+                path: shown,
+                other: other.clone(),
+                line: *line,
+            };
+            self.error(&it.span, it.key, kind);
+            return None;
+        }
+        self.libraries
+            .push((identity, tab.path.clone(), library_line));
+        Some(path)
     }
 
     fn raw(&mut self, it: &Item<'_, '_>) -> Option<RawAddressList> {
@@ -1129,6 +1217,18 @@ impl Parser<'_> {
             );
             return None;
         }
+        if let (Some(name), Some(h), Some(it)) = (&provider, host, tab.item("provider"))
+            && h.provider(name).is_some_and(|q| q.library.is_some())
+        {
+            self.error(
+                &it.span,
+                it.key,
+                ErrorKind::AddressChangeOfLibrary {
+                    provider: name.clone(),
+                },
+            );
+            return None;
+        }
         let addresses = if a {
             self.get_list(tab, "addresses", parse_ip)
         } else {
@@ -1143,6 +1243,22 @@ impl Parser<'_> {
             provider: provider?,
             addresses: addresses?,
         }))
+    }
+}
+
+/// A `library` path as the system loader must be given it: a relative path joined to `dir`,
+/// and a bare file name (which `dlopen` and `LoadLibrary` would search for in the system's
+/// library directories) prefixed with the current directory (`./libx.so`).
+pub(crate) fn resolve_library(dir: &Path, given: &Path) -> PathBuf {
+    let path = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        dir.join(given)
+    };
+    if path.is_relative() && path.parent().is_none_or(|d| d.as_os_str().is_empty()) {
+        Path::new(".").join(path)
+    } else {
+        path
     }
 }
 

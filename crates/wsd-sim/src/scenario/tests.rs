@@ -1171,6 +1171,160 @@ fn crlf_and_unicode_lines() {
     });
 }
 
+// ----- library -----------------------------------------------------------------------------
+
+/// A private directory holding an empty file `lib.so` (the parser never opens it).
+fn library_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsd-sim-scenario-{}-{tag}", std::process::id()));
+    assert!(std::fs::create_dir_all(&dir).is_ok());
+    assert!(std::fs::write(dir.join("lib.so"), b"").is_ok());
+    dir
+}
+
+#[test]
+fn a_library_path_is_joined_to_the_scenario_directory_and_never_left_bare() {
+    use std::path::Path;
+    let r =
+        |dir: &str, given: &str| super::parse::resolve_library(Path::new(dir), Path::new(given));
+    assert_eq!(r("", "lib.so"), Path::new("./lib.so"));
+    assert_eq!(r("", "sub/lib.so"), Path::new("sub/lib.so"));
+    assert_eq!(r("scenarios", "lib.so"), Path::new("scenarios/lib.so"));
+    assert_eq!(
+        r("scenarios", "../lib.so"),
+        Path::new("scenarios/../lib.so")
+    );
+    assert_eq!(r("scenarios", "/opt/lib.so"), Path::new("/opt/lib.so"));
+}
+
+#[test]
+fn a_library_relative_to_the_scenario_file_is_found_there() {
+    let dir = library_dir("found");
+    let src = with_provider(
+        "library = \"lib.so\"\nguid = \"0f3b7a52-6c1e-4d8a-9b27-5e41c0d2a9f3\"\nhidden = false\n",
+    );
+    let s = parse_in(&src, Ops::All, &dir);
+    assert!(s.is_ok(), "{s:?}");
+    let p = s.ok().map(|s| s.hosts[0].providers[0].clone());
+    assert_eq!(
+        p.as_ref().and_then(|p| p.library.clone()),
+        Some(dir.join("lib.so"))
+    );
+    assert_eq!(p.map(|p| p.hidden), Some(false));
+    // From another directory the same text names another file, which is not there.
+    let errs = match parse_with(&src, Ops::All) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    };
+    assert!(
+        errs.iter().any(|e| e.line == 5
+            && e.key == "host[0].provider[0].library"
+            && matches!(&e.kind, ErrorKind::BadLibrary { path, .. } if path == "./lib.so")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn a_missing_library_or_a_directory_is_an_error_at_its_line() {
+    assert_error(
+        &with_provider("library = \"/nonexistent/wsd/lib.so\"\n"),
+        5,
+        "host[0].provider[0].library",
+        |k| matches!(k, ErrorKind::BadLibrary { path, why } if path == "/nonexistent/wsd/lib.so" && !why.is_empty()),
+    );
+    let dir = library_dir("directory");
+    let src = with_provider(&format!("library = {:?}\n", dir.display().to_string()));
+    assert_error(
+        &src,
+        5,
+        "host[0].provider[0].library",
+        |k| matches!(k, ErrorKind::BadLibrary { why, .. } if why.contains("directory")),
+    );
+    assert_error(
+        &with_provider("library = \"\"\n"),
+        5,
+        "host[0].provider[0].library",
+        |k| matches!(k, ErrorKind::Empty),
+    );
+}
+
+#[test]
+fn every_mock_key_beside_a_library_is_an_error_at_its_own_line() {
+    let dir = library_dir("mock-keys");
+    let src = with_provider(
+        "library = \"lib.so\"\nstartup = \"ok\"\nfabric = \"san1\"\nextensions.rdma_read = \"WSAEOPNOTSUPP\"\naddresses = [\"10.0.0.1\"]\n",
+    );
+    let errs = match parse_in(&src, Ops::All, &dir) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    };
+    let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (6, "host[0].provider[0].startup"),
+            (8, "host[0].provider[0].extensions"),
+            (9, "host[0].provider[0].addresses"),
+        ],
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .all(|e| e.kind == ErrorKind::MockKeyWithLibrary { library_line: 5 })
+    );
+    // Every key the spec lists is one of them, and only those.
+    assert_eq!(super::parse::MOCK_KEYS.len(), 18);
+    for key in [
+        "name",
+        "guid",
+        "registered",
+        "hidden",
+        "installed",
+        "fabric",
+        "library",
+    ] {
+        assert!(!super::parse::MOCK_KEYS.contains(&key), "{key}");
+    }
+}
+
+#[test]
+fn one_library_file_backs_one_catalog_entry() {
+    let dir = library_dir("shared");
+    let src = format!(
+        "{HOST}[[host.provider]]\nname = \"p\"\nlibrary = \"lib.so\"\n[[host]]\nname = \"b\"\n[[host.provider]]\nname = \"q\"\nlibrary = \"./lib.so\"\n"
+    );
+    let errs = match parse_in(&src, Ops::All, &dir) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    };
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        (errs[0].line, errs[0].key.as_str()),
+        (10, "host[1].provider[0].library")
+    );
+    assert!(
+        matches!(&errs[0].kind, ErrorKind::SharedLibrary { other, line: 5, .. } if other == "host[0].provider[0]"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_address_change_of_a_library_provider_is_an_error() {
+    let dir = library_dir("address-change");
+    let src = format!(
+        "{HOST}[[host.provider]]\nname = \"p\"\nlibrary = \"lib.so\"\n[[step]]\nop = \"address_change\"\nprovider = \"p\"\naddresses = [\"10.0.0.1\"]\n"
+    );
+    let errs = match parse_in(&src, Ops::All, &dir) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0,
+    };
+    assert!(
+        errs.iter().any(|e| e.line == 8
+            && e.key == "step[0].provider"
+            && matches!(&e.kind, ErrorKind::AddressChangeOfLibrary { provider } if provider == "p")),
+        "{errs:?}"
+    );
+}
+
 // ----- property tests ---------------------------------------------------------------------
 
 /// Every key the scenario format knows (the parser's own lists), and a few it does not.
