@@ -13,10 +13,20 @@
 //!   delivered, as a platform would.
 //! - `transfer_1mib/switch_rdma_write`: the same with beta's provider lacking RdmaRead, so alpha
 //!   writes into the target beta names.
+//! - `transfer_1mib/switch_rdma_read_provided_buffer` and `…_write_provided_buffer`: the same
+//!   transfers, with beta's application taking each in the memory it arrived in
+//!   (`Switch::recv_buffer`) and handing that memory back for the next
+//!   (`Switch::provide_buffer`): the one copy left is the mock's RDMA.
 //! - `messages_64b/channel`: 1,000 messages of 64 bytes through a `std::sync::mpsc` channel
 //!   in the same thread (sent, then received).
 //! - `messages_64b/switch`: the same 1,000 messages sent by alpha's application, settled, and
 //!   read by beta's application.
+//!
+//! - `connect_cycle/with_session` and `connect_cycle/without_session`: alpha connects to
+//!   beta's listener over the SAN, beta's application accepts, both close, with the session's
+//!   negotiation (CONN-7: options, the message block's registration, the receives, the two
+//!   messages) and without it: the difference is what a session costs a connection, switch
+//!   and mock together.
 //!
 //! Throughput is set per case, so criterion prints bytes or messages per second.
 //!
@@ -33,6 +43,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use session_net::{ALPHA, BETA, Net, Setup};
 use spi_types::{MsgFlags, SanExtension, WsaError};
+use switch_core::session::conn::SessionConfig;
 
 const MIB: usize = 1 << 20;
 
@@ -85,6 +96,46 @@ fn transfer(c: &mut Criterion) {
             black_box(&mut dst);
         })
     });
+    // The provided-buffer way: the receiver takes each transfer in the memory it arrived in
+    // (`Switch::recv_buffer`) and hands that memory back for the next one
+    // (`Switch::provide_buffer`): one copy, the RDMA's.
+    for (name, read) in [
+        ("switch_rdma_read_provided_buffer", true),
+        ("switch_rdma_write_provided_buffer", false),
+    ] {
+        let mut setup = quiet();
+        if !read {
+            setup.beta = setup
+                .beta
+                .with_extension(SanExtension::RdmaRead, Err(WsaError::WSAEOPNOTSUPP));
+        }
+        let mut net = Net::new(setup);
+        let end = net.ends[BETA];
+        net.hosts[BETA]
+            .switch
+            .provide_buffer(end, vec![0_u8; MIB])
+            .unwrap();
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || vec![0x5a_u8; MIB],
+                |data| {
+                    net.send(ALPHA, data, MsgFlags::empty());
+                    net.settle();
+                    let h = &mut net.hosts[BETA];
+                    let mut got = 0;
+                    while got < MIB {
+                        let piece = h.switch.recv_buffer(&mut h.tcp, end).unwrap();
+                        got += piece.len();
+                        if piece.len() > MIB / 2 {
+                            h.switch.provide_buffer(end, piece).unwrap();
+                        }
+                    }
+                    forget(&mut net);
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     for (name, read) in [("switch_rdma_read", true), ("switch_rdma_write", false)] {
         let mut setup = quiet();
         if !read {
@@ -143,5 +194,25 @@ fn messages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, transfer, messages);
+fn connect_cycle(c: &mut Criterion) {
+    let mut g = c.benchmark_group("connect_cycle");
+    g.throughput(Throughput::Elements(1));
+    for (name, session) in [
+        ("with_session", SessionConfig::default()),
+        ("without_session", SessionConfig::disabled()),
+    ] {
+        let mut net = Net::new(Setup { session, ..quiet() });
+        net.close();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                net.open();
+                net.close();
+                forget(&mut net);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, transfer, messages, connect_cycle);
 criterion_main!(benches);

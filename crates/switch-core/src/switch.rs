@@ -477,6 +477,27 @@ impl Switch {
         self.with_env(tcp, |c, env| c.recv(env, socket, buf, flags))
     }
 
+    /// Takes the next piece of what arrived on `socket` whole, as a vector: on a SAN
+    /// connection a large transfer comes in the memory it was received into, without the copy
+    /// [`recv`](Self::recv) makes (pair it with [`provide_buffer`](Self::provide_buffer) to
+    /// hand the memory back for the next transfer). An empty vector is the end of the stream;
+    /// nothing there yet is `WSAEWOULDBLOCK` in the error.
+    pub fn recv_buffer(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+    ) -> Result<Vec<u8>, SocketError> {
+        self.with_env(tcp, |c, env| c.recv_buffer(env, socket))
+    }
+
+    /// Offers memory for the next transfers `socket` receives, so they land in it and
+    /// [`recv_buffer`](Self::recv_buffer) hands it back without a copy: the provided-buffer
+    /// model of high-throughput receivers. Kept while the connection's cache has room
+    /// (`SessionConfig::cached_buffers`), let go otherwise.
+    pub fn provide_buffer(&mut self, socket: SocketId, buffer: Vec<u8>) -> Result<(), SocketError> {
+        self.connections.provide_buffer(socket, buffer)
+    }
+
     /// Shuts a connection down for sending, receiving or both (SESS-6: on a SAN connection in
     /// the switch's own protocol, never forwarded to the provider).
     pub fn shutdown_socket(

@@ -649,3 +649,50 @@ fn sess_1_a_full_send_queue_answers_wsaewouldblock_as_a_full_tcp_buffer_would() 
     net.settle();
     assert_eq!(net.read_all(BETA).len(), 1200);
 }
+
+#[test]
+fn sess_2_a_transfer_can_be_taken_in_the_memory_it_arrived_in_without_a_copy() {
+    for read in [true, false] {
+        let mut setup = Setup::default();
+        if !read {
+            setup.beta = setup
+                .beta
+                .with_extension(SanExtension::RdmaRead, Err(WsaError::WSAEOPNOTSUPP));
+        }
+        let mut net = Net::new(setup);
+        // Beta's application offers its own memory for the next transfer.
+        let offered = vec![0u8; 1 << 20];
+        let at = offered.as_ptr() as usize;
+        net.hosts[BETA]
+            .switch
+            .provide_buffer(net.ends[BETA], offered)
+            .unwrap();
+        let data = pattern(1 << 20, 9);
+        let id = net.send(ALPHA, data.clone(), MsgFlags::empty());
+        net.settle();
+        assert!(net.hosts[ALPHA].sent(id).unwrap().is_ok());
+        let b = &mut net.hosts[BETA];
+        let first = b.switch.recv_buffer(&mut b.tcp, net.ends[BETA]).unwrap();
+        let rest = b.switch.recv_buffer(&mut b.tcp, net.ends[BETA]).unwrap();
+        assert_eq!(first.len() + rest.len(), data.len());
+        assert!(first[..] == data[..first.len()] && rest[..] == data[first.len()..]);
+        // The transfer came back in the very memory offered: no copy.
+        assert_eq!(rest.as_ptr() as usize, at, "read path: {read}");
+        let nothing = b
+            .switch
+            .recv_buffer(&mut b.tcp, net.ends[BETA])
+            .unwrap_err();
+        assert_eq!(nothing.wsa(), Some(WsaError::WSAEWOULDBLOCK));
+        b.drain();
+        // It left the switch: no provider keeps a registration or a cached one of it.
+        let m = net.f.memory(BETA);
+        assert!(
+            !m.cached_ranges
+                .iter()
+                .any(|(a, l)| (*a as usize) < at + (1 << 20) && at < *a as usize + l),
+            "{m:?}"
+        );
+        assert!(net.hosts[BETA].calls(Call::MemoryRegistrationCacheCallback) >= 1);
+        assert_eq!(net.f.mem_violations(), 0);
+    }
+}

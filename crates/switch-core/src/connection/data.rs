@@ -18,7 +18,8 @@ use crate::memory::Buffer;
 use crate::provider::{ProviderSocket, Shutdown};
 use crate::providers::Providers;
 use crate::session::conn::{
-    Counters, DataPath, Entries, Role, SendId, SendReport, Session, SessionError, SessionEvent,
+    Counters, DataPath, Entries, Piece, Role, SendId, SendReport, Session, SessionError,
+    SessionEvent,
 };
 use crate::upcall::Completion;
 
@@ -305,6 +306,12 @@ impl Connections {
 /// MEM-2: before the switch lets memory go that a provider may have cached a registration of,
 /// every provider that has MemoryRegistrationCacheCallback is told.
 fn release_memory(providers: &mut Providers, exec: &mut Executor<'_>, buffers: Vec<Buffer>) {
+    forget_registrations(providers, exec, &buffers);
+    drop(buffers);
+}
+
+/// Calls every alive provider's MemoryRegistrationCacheCallback for each of `buffers`.
+fn forget_registrations(providers: &mut Providers, exec: &mut Executor<'_>, buffers: &[Buffer]) {
     if buffers.is_empty() {
         return;
     }
@@ -321,7 +328,6 @@ fn release_memory(providers: &mut Providers, exec: &mut Executor<'_>, buffers: V
         );
         providers.drive_on(p, &mut calls, exec);
     }
-    drop(buffers);
 }
 
 impl Connections {
@@ -634,6 +640,73 @@ impl Connections {
                 call: "recv",
             }),
         }
+    }
+
+    /// The application takes the next piece of what arrived whole, as a vector: a SAN
+    /// transfer in the memory it arrived in, without a copy (its registration released and
+    /// MEM-2 done first, since the memory leaves the switch), or the bytes that came inline; on
+    /// TCP/IP what is there (up to 64 KiB). An empty vector is the end of the stream;
+    /// `WSAEWOULDBLOCK` (in the error) means nothing is there yet.
+    pub fn recv_buffer(
+        &mut self,
+        mut env: ConnectEnv<'_, '_>,
+        id: SocketId,
+    ) -> Result<Vec<u8>, SocketError> {
+        let s = self.get(id)?;
+        let failed = |error| SocketError::Failed {
+            socket: id,
+            call: "recv",
+            error,
+        };
+        let piece = match &mut s.state {
+            SocketState::Connected { via: Via::Tcp, .. } => {
+                let mut v = vec![0u8; 64 << 10];
+                let n = env
+                    .tcp
+                    .recv(s.tcp, &mut v, MsgFlags::empty())
+                    .map_err(|error| SocketError::Tcp {
+                        socket: id,
+                        call: "recv",
+                        error,
+                    })?;
+                s.tcp_bytes.1 += n as u64;
+                v.truncate(n);
+                return Ok(v);
+            }
+            SocketState::Connected {
+                session: Some(session),
+                ..
+            } => session.recv_piece().map_err(failed)?,
+            SocketState::Connected { .. } => return Err(failed(WsaError::WSAEOPNOTSUPP)),
+            other => {
+                return Err(SocketError::WrongState {
+                    socket: id,
+                    state: other.name(),
+                    call: "recv",
+                });
+            }
+        };
+        // The deregistration the piece asked for is made first.
+        self.drive_session(env.reborrow(), id);
+        Ok(match piece {
+            Piece::Bytes(v) => v,
+            Piece::Staged(buffer, len) => {
+                forget_registrations(env.providers, env.exec, std::slice::from_ref(&buffer));
+                let mut v = buffer.into_vec();
+                v.truncate(len);
+                v
+            }
+        })
+    }
+
+    /// The application offers `buffer` for the next transfers it receives on `id`, so that
+    /// [`recv_buffer`](Self::recv_buffer) can hand them over without a copy (on TCP/IP it is
+    /// not needed and is let go).
+    pub fn provide_buffer(&mut self, id: SocketId, buffer: Vec<u8>) -> Result<(), SocketError> {
+        if let Some((_, session)) = session_of(self.get(id)?) {
+            session.provide_buffer(buffer);
+        }
+        Ok(())
     }
 
     /// The application shuts its connection down for sending, receiving or both: TCP/IP's

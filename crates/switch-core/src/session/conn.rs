@@ -149,6 +149,16 @@ impl DataPath {
     }
 }
 
+/// A piece of the received stream taken whole ([`Session::recv_piece`]).
+#[derive(Debug)]
+pub enum Piece {
+    /// Bytes that came inline (empty: the end of the stream).
+    Bytes(Vec<u8>),
+    /// A transfer's bytes: the first `len` bytes of the buffer they arrived in, which the
+    /// session no longer uses or registers.
+    Staged(Buffer, usize),
+}
+
 /// What a finished send did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendReport {
@@ -281,6 +291,8 @@ struct Incoming {
     inline: Vec<u8>,
     len: usize,
     staging: Buffer,
+    /// The staging buffer's local registration, if it has one (it stays with the buffer).
+    local: Option<MemoryHandle>,
     read: bool,
     stage: InStage,
 }
@@ -953,8 +965,11 @@ impl Session {
         if let Some(inc) = &self.incoming {
             match &inc.stage {
                 InStage::Targeted { descriptor } => {
-                    let d = descriptor.clone();
+                    let (d, local) = (descriptor.clone(), inc.local);
                     self.deregister_rdma(d);
+                    if let Some(h) = local {
+                        self.deregister(h);
+                    }
                 }
                 InStage::Reading {
                     handle, in_flight, ..
@@ -1145,16 +1160,82 @@ impl Session {
         }
     }
 
-    /// A staging buffer of at least `len` bytes from the cache, with its local registration.
+    /// A staging buffer of at least `len` bytes (and at most twice that) from the cache,
+    /// with its local registration: one registered as `local` asks if there is one, any
+    /// other that fits if not, a new one otherwise.
     fn take_staging(&mut self, len: usize, local: bool) -> (Buffer, Option<MemoryHandle>) {
-        if let Some(i) = self
+        let fits = |b: &Buffer| b.len() >= len && b.len() / 2 <= len.max(1);
+        let found = self
             .staging
             .iter()
-            .position(|(b, h)| b.len() >= len && b.len() / 2 <= len.max(1) && h.is_some() == local)
-        {
-            return self.staging.swap_remove(i);
+            .position(|(b, h)| fits(b) && h.is_some() == local)
+            .or_else(|| self.staging.iter().position(|(b, _)| fits(b)));
+        match found {
+            Some(i) => self.staging.swap_remove(i),
+            None => (Buffer::zeroed(len), None),
         }
-        (Buffer::zeroed(len), None)
+    }
+
+    /// Memory the application offers for the next transfers it receives: kept (unregistered)
+    /// as a staging buffer while the cache has room, so a transfer lands in it and
+    /// [`recv_piece`](Self::recv_piece) hands it back without a copy.
+    pub fn provide_buffer(&mut self, buffer: Vec<u8>) {
+        if self.staging.len() < self.config.cached_buffers
+            && self.phase == Phase::Open
+            && !buffer.is_empty()
+        {
+            self.staging.push((Buffer::from_vec(buffer), None));
+        }
+    }
+
+    /// Takes the next received piece of the stream whole: a transfer's bytes in the buffer
+    /// they arrived in (no copy; [`Piece::Staged`], whose registration is released first and
+    /// which the switch puts through MEM-2 before handing it over), or inline bytes. An empty
+    /// piece is the end of the stream.
+    pub fn recv_piece(&mut self) -> Result<Piece, WsaError> {
+        if self.recv_shut {
+            return Err(WsaError::WSAESHUTDOWN);
+        }
+        let Some(chunk) = self.rx.pop_front() else {
+            self.readable_said = false;
+            if self.peer_fin {
+                return Ok(Piece::Bytes(Vec::new()));
+            }
+            if self.error.is_some() {
+                return Err(self.failure());
+            }
+            return Err(WsaError::WSAEWOULDBLOCK);
+        };
+        let n = chunk.end - chunk.pos;
+        self.rx_bytes -= n;
+        if self.rx_bytes == 0 {
+            self.readable_said = false;
+        }
+        let piece = match chunk.data {
+            ChunkData::Owned(mut v) => {
+                v.truncate(chunk.end);
+                if chunk.pos > 0 {
+                    v.drain(..chunk.pos);
+                }
+                Piece::Bytes(v)
+            }
+            ChunkData::Staged(b, h) => {
+                if let Some(h) = h {
+                    self.deregister(h);
+                }
+                if chunk.pos == 0 {
+                    Piece::Staged(b, n)
+                } else {
+                    let mut v = vec![0u8; n];
+                    let copied = b.read(chunk.pos, &mut v);
+                    self.return_staging(b, None);
+                    copied.map_err(|_| WsaError::WSAEFAULT)?;
+                    Piece::Bytes(v)
+                }
+            }
+        };
+        self.pump();
+        Ok(piece)
     }
 
     // ----- answers -----
@@ -1273,6 +1354,7 @@ impl Session {
                         InStage::Registering { descriptor } => descriptor.take(),
                         _ => None,
                     };
+                    inc.local = Some(h);
                     match descriptor {
                         Some(descriptor) => {
                             inc.stage = InStage::Reading {
@@ -1282,7 +1364,10 @@ impl Session {
                                 in_flight: 0,
                             }
                         }
-                        None => self.deregister(h),
+                        None => {
+                            inc.local = None;
+                            self.deregister(h);
+                        }
                     }
                 }
                 Err(_) => {
@@ -1367,7 +1452,7 @@ impl Session {
                 Err(_) => {
                     let inc = self.incoming.take();
                     if let Some(inc) = inc {
-                        self.return_staging(inc.staging, None);
+                        self.return_staging(inc.staging, inc.local);
                     }
                     self.outbound
                         .push_back(Outbound::WriteTarget(Err(WsaError::WSAENOBUFS)));
@@ -1739,6 +1824,7 @@ impl Session {
             inline,
             len,
             staging,
+            local: handle,
             read,
             stage,
         });
@@ -1945,13 +2031,13 @@ impl Session {
         }
         match r {
             Ok(n) if n == inc.len as u64 => {
-                self.deliver_transfer(inc.inline, inc.staging, None, inc.len)
+                self.deliver_transfer(inc.inline, inc.staging, inc.local, inc.len)
             }
             Ok(n) => self.fail(SessionError::Protocol(format!(
                 "a write of {n} bytes into a target of {}",
                 inc.len
             ))),
-            Err(_) => self.return_staging(inc.staging, None),
+            Err(_) => self.return_staging(inc.staging, inc.local),
         }
     }
 
