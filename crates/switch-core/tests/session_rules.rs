@@ -696,3 +696,65 @@ fn sess_2_a_transfer_can_be_taken_in_the_memory_it_arrived_in_without_a_copy() {
         assert_eq!(net.f.mem_violations(), 0);
     }
 }
+
+#[test]
+fn conn_7_a_switch_shut_down_while_negotiating_ends_the_connect_and_drops_the_accepted_one() {
+    let setup = Setup::default();
+    let f = Fabric::new();
+    f.add_host("alpha", ["10.0.0.1".parse().unwrap()]);
+    f.add_host("beta", ["10.0.0.2".parse().unwrap()]);
+    let mut net = Net {
+        hosts: [
+            host(&f, ALPHA, "10.1.0.1", &setup, &setup.alpha),
+            host(&f, BETA, "10.1.0.2", &setup, &setup.beta),
+        ],
+        f,
+        ends: [SocketId(0), SocketId(0)],
+        listener: SocketId(0),
+    };
+    let b = &mut net.hosts[BETA];
+    let l = b
+        .switch
+        .socket(&mut b.tcp, AddressFamily::INET, SocketKind::Stream)
+        .unwrap();
+    b.switch.bind(&mut b.tcp, l, addr("10.1.0.2:7000")).unwrap();
+    b.switch
+        .listen(&mut b.tcp, l, 8, ConditionResult::Accept)
+        .unwrap();
+    let a = &mut net.hosts[ALPHA];
+    let s = a
+        .switch
+        .socket(&mut a.tcp, AddressFamily::INET, SocketKind::Stream)
+        .unwrap();
+    a.switch
+        .connect(&mut a.tcp, s, addr("10.1.0.2:7000"))
+        .unwrap();
+    // Both connections are up on the SAN and negotiating; no completion handled yet.
+    net.signals_only();
+    for h in &mut net.hosts {
+        h.switch.shutdown();
+        h.drain();
+    }
+    // The connect ended, once, with the provider gone; the accepted connection never shows.
+    let ends: Vec<_> = net.hosts[ALPHA]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SwitchEvent::Connected { socket, result } if *socket == s => Some(result.result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, [Err(WsaError::WSAENETDOWN)]);
+    assert_eq!(net.hosts[BETA].switch.accept(l).unwrap(), None);
+    assert!(
+        !net.hosts[BETA]
+            .events
+            .iter()
+            .any(|e| matches!(e, SwitchEvent::Accepted { .. }))
+    );
+    // The accepted connection's TCP/IP socket is closed at the next call that reaches TCP/IP.
+    let b = &mut net.hosts[BETA];
+    b.switch.handle_completions(&mut b.tcp);
+    b.switch.close(&mut b.tcp, l).unwrap();
+    assert_eq!(b.switch.footprint().sockets, 0);
+}

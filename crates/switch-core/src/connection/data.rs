@@ -418,29 +418,7 @@ impl Connections {
                     continue;
                 };
                 self.serials.remove(&n.session.serial());
-                match n.announce {
-                    Announce::Connect(_) => {
-                        let result = ConnectResult {
-                            result: Err(WsaError::WSAENETDOWN),
-                            reason: ConnectReason::ProviderGone {
-                                provider: n.provider,
-                            },
-                        };
-                        self.finished(&result);
-                        self.events
-                            .push_back(SwitchEvent::Connected { socket: id, result });
-                    }
-                    Announce::Accept { listener } => {
-                        if let Some(SocketState::Listening(l)) =
-                            self.sockets.get_mut(&listener).map(|s| &mut s.state)
-                        {
-                            l.accepted.retain(|x| *x != id);
-                        }
-                        if let Some(s) = self.sockets.remove(&id) {
-                            self.orphan_tcp.push(s.tcp);
-                        }
-                    }
-                }
+                self.abandon_negotiation(id, n.announce, n.provider);
                 continue;
             }
             let Some(s) = self.sockets.get_mut(&id) else {
@@ -492,10 +470,17 @@ impl Connections {
             };
             let taken = match &mut s.state {
                 SocketState::Negotiating(_) => {
-                    match std::mem::replace(&mut s.state, SocketState::Open) {
-                        SocketState::Negotiating(n) => Some((n.provider, n.san, n.session)),
-                        _ => None,
-                    }
+                    let SocketState::Negotiating(n) =
+                        std::mem::replace(&mut s.state, SocketState::Open)
+                    else {
+                        continue;
+                    };
+                    let n = *n;
+                    self.close_session(providers, exec, n.provider, n.san, n.session);
+                    // It never became the application's: the connect ends (its provider is
+                    // going), an accepted connection goes quietly.
+                    self.abandon_negotiation(id, n.announce, n.provider);
+                    continue;
                 }
                 SocketState::Connected {
                     via: Via::San(p),
@@ -512,6 +497,36 @@ impl Connections {
                     self.sockets.get_mut(&id).map(|s| &mut s.state)
                 {
                     *san = None;
+                }
+            }
+        }
+    }
+
+    /// Ends a connection whose negotiation will never finish because its provider is gone
+    /// or going: the application's connect fails with `WSAENETDOWN` (`provider_gone`); an
+    /// accepted connection leaves its listener's queue and the table, unannounced.
+    fn abandon_negotiation(&mut self, id: SocketId, announce: Announce, provider: ProviderId) {
+        match announce {
+            Announce::Connect(_) => {
+                if let Some(s) = self.sockets.get_mut(&id) {
+                    s.state = SocketState::Open;
+                }
+                let result = ConnectResult {
+                    result: Err(WsaError::WSAENETDOWN),
+                    reason: ConnectReason::ProviderGone { provider },
+                };
+                self.finished(&result);
+                self.events
+                    .push_back(SwitchEvent::Connected { socket: id, result });
+            }
+            Announce::Accept { listener } => {
+                if let Some(SocketState::Listening(l)) =
+                    self.sockets.get_mut(&listener).map(|s| &mut s.state)
+                {
+                    l.accepted.retain(|x| *x != id);
+                }
+                if let Some(s) = self.sockets.remove(&id) {
+                    self.orphan_tcp.push(s.tcp);
                 }
             }
         }
