@@ -4,51 +4,22 @@
 //! switches' sessions. Every signal and every completion goes to its host's switch as a
 //! platform would deliver it.
 
-use mock_provider::Fabric;
-use spi_types::{AddressFamily, ConditionResult, MsgFlags, SanExtension, WsaError};
-use switch_core::connection::{SocketId, SwitchEvent, Via};
+use spi_types::{MsgFlags, SanExtension, WsaError};
+use switch_core::connection::{SwitchEvent, Via};
 use switch_core::provider::Shutdown;
-use switch_core::routing::SocketKind;
 use switch_core::session::conn::{DataPath, SessionConfig};
 use switch_core::trace::Call;
 
 mod session_net;
 
-use session_net::{ALPHA, BETA, Net, P, Setup, addr, host, pattern};
+use session_net::{ALPHA, BETA, Net, P, Setup, pattern};
 
 #[test]
 fn conn_7_the_connect_completes_only_after_buffers_are_registered_receives_posted_and_the_negotiation_exchanged()
  {
-    let setup = Setup::default();
-    let f = Fabric::new();
-    f.add_host("alpha", ["10.0.0.1".parse().unwrap()]);
-    f.add_host("beta", ["10.0.0.2".parse().unwrap()]);
-    let mut net = Net {
-        hosts: [
-            host(&f, ALPHA, "10.1.0.1", &setup, &setup.alpha),
-            host(&f, BETA, "10.1.0.2", &setup, &setup.beta),
-        ],
-        f,
-        ends: [SocketId(0), SocketId(0)],
-        listener: SocketId(0),
-    };
-    let b = &mut net.hosts[BETA];
-    let l = b
-        .switch
-        .socket(&mut b.tcp, AddressFamily::INET, SocketKind::Stream)
-        .unwrap();
-    b.switch.bind(&mut b.tcp, l, addr("10.1.0.2:7000")).unwrap();
-    b.switch
-        .listen(&mut b.tcp, l, 8, ConditionResult::Accept)
-        .unwrap();
-    let a = &mut net.hosts[ALPHA];
-    let s = a
-        .switch
-        .socket(&mut a.tcp, AddressFamily::INET, SocketKind::Stream)
-        .unwrap();
-    a.switch
-        .connect(&mut a.tcp, s, addr("10.1.0.2:7000"))
-        .unwrap();
+    let mut net = Net::listening(Setup::default());
+    let l = net.listener;
+    let s = net.start_connect();
     // The SAN connect itself finishes through the signals, but nobody has handled a
     // completion yet: the negotiation has not finished, so neither application has its
     // connection.
@@ -505,8 +476,15 @@ fn close_1_a_session_that_fails_closes_its_provider_socket_so_the_peer_learns() 
     assert_eq!(net.hosts[BETA].sent(id), Some(Err(WsaError::WSAECONNRESET)));
     assert_eq!(net.recv_error(BETA), Some(WsaError::WSAECONNRESET));
     assert_eq!(net.hosts[ALPHA].calls(Call::CloseSocket), 1);
-    // The applications close; nothing is left registered.
+    // The applications close; nothing is left registered, and beta's send ended once (closing
+    // does not end it again).
     net.close();
+    let ended = net.hosts[BETA]
+        .events
+        .iter()
+        .filter(|e| matches!(e, SwitchEvent::Sent { send, .. } if *send == id))
+        .count();
+    assert_eq!(ended, 1);
     for at in [ALPHA, BETA] {
         let m = net.f.memory(at);
         assert_eq!((m.local, m.rdma, m.cached), (0, 0, 0), "host {at}: {m:?}");
@@ -699,36 +677,9 @@ fn sess_2_a_transfer_can_be_taken_in_the_memory_it_arrived_in_without_a_copy() {
 
 #[test]
 fn conn_7_a_switch_shut_down_while_negotiating_ends_the_connect_and_drops_the_accepted_one() {
-    let setup = Setup::default();
-    let f = Fabric::new();
-    f.add_host("alpha", ["10.0.0.1".parse().unwrap()]);
-    f.add_host("beta", ["10.0.0.2".parse().unwrap()]);
-    let mut net = Net {
-        hosts: [
-            host(&f, ALPHA, "10.1.0.1", &setup, &setup.alpha),
-            host(&f, BETA, "10.1.0.2", &setup, &setup.beta),
-        ],
-        f,
-        ends: [SocketId(0), SocketId(0)],
-        listener: SocketId(0),
-    };
-    let b = &mut net.hosts[BETA];
-    let l = b
-        .switch
-        .socket(&mut b.tcp, AddressFamily::INET, SocketKind::Stream)
-        .unwrap();
-    b.switch.bind(&mut b.tcp, l, addr("10.1.0.2:7000")).unwrap();
-    b.switch
-        .listen(&mut b.tcp, l, 8, ConditionResult::Accept)
-        .unwrap();
-    let a = &mut net.hosts[ALPHA];
-    let s = a
-        .switch
-        .socket(&mut a.tcp, AddressFamily::INET, SocketKind::Stream)
-        .unwrap();
-    a.switch
-        .connect(&mut a.tcp, s, addr("10.1.0.2:7000"))
-        .unwrap();
+    let mut net = Net::listening(Setup::default());
+    let l = net.listener;
+    let s = net.start_connect();
     // Both connections are up on the SAN and negotiating; no completion handled yet.
     net.signals_only();
     for h in &mut net.hosts {

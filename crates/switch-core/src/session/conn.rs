@@ -619,6 +619,18 @@ impl Session {
         }
     }
 
+    /// Queues RDMA operations (with the bytes each moves), each with a new overlapped id.
+    fn post_rdma(&mut self, posts: Vec<(NextCall, usize)>, outgoing: bool) {
+        for (mut call, len) in posts {
+            let ov = self.mint();
+            if let NextCall::Rdma { overlapped, .. } = &mut call {
+                *overlapped = ov;
+            }
+            self.insert_op(ov.id, Op::Rdma { outgoing, len });
+            self.calls.push_back((call, Some(ov.id)));
+        }
+    }
+
     fn insert_op(&mut self, id: u64, op: Op) {
         self.posted += 1;
         self.ops.insert(id, (op, self.posted));
@@ -1882,20 +1894,7 @@ impl Session {
             *in_flight += 1;
         }
         let finished = *next >= inc.len && *in_flight == 0;
-        for (mut call, chunk) in posts {
-            let ov = self.mint();
-            if let NextCall::Rdma { overlapped, .. } = &mut call {
-                *overlapped = ov;
-            }
-            self.insert_op(
-                ov.id,
-                Op::Rdma {
-                    outgoing: false,
-                    len: chunk,
-                },
-            );
-            self.calls.push_back((call, Some(ov.id)));
-        }
+        self.post_rdma(posts, false);
         if finished && let Some(inc) = self.incoming.take() {
             let handle = match inc.stage {
                 InStage::Reading { handle, .. } => Some(handle),
@@ -2132,20 +2131,7 @@ impl Session {
             }
         }
         let done = *in_flight == 0 && (failed.is_some() || (*next >= rdma_len && handle.is_some()));
-        for (mut call, chunk) in posts {
-            let ov = self.mint();
-            if let NextCall::Rdma { overlapped, .. } = &mut call {
-                *overlapped = ov;
-            }
-            self.insert_op(
-                ov.id,
-                Op::Rdma {
-                    outgoing: true,
-                    len: chunk,
-                },
-            );
-            self.calls.push_back((call, Some(ov.id)));
-        }
+        self.post_rdma(posts, true);
         if !done {
             return;
         }

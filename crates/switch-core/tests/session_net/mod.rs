@@ -136,6 +136,13 @@ impl Net {
 
     /// Alpha connects to beta's listener and beta's application accepts.
     pub fn new(setup: Setup) -> Net {
+        let mut net = Net::listening(setup);
+        net.open();
+        net
+    }
+
+    /// The two hosts, beta's application listening; no connection yet.
+    pub fn listening(setup: Setup) -> Net {
         let f = Fabric::new();
         f.add_host("alpha", ["10.0.0.1".parse().unwrap()]);
         f.add_host("beta", ["10.0.0.2".parse().unwrap()]);
@@ -157,13 +164,11 @@ impl Net {
             .listen(&mut b.tcp, l, 8, ConditionResult::Accept)
             .unwrap();
         net.listener = l;
-        net.open();
         net
     }
 
-    /// Alpha connects again to beta's listener, beta's application accepts, and the new
-    /// connection's ends become `ends`.
-    pub fn open(&mut self) {
+    /// Alpha's application starts a connect to beta's listener; answers its socket.
+    pub fn start_connect(&mut self) -> SocketId {
         let a = &mut self.hosts[ALPHA];
         let s = a
             .switch
@@ -172,6 +177,13 @@ impl Net {
         a.switch
             .connect(&mut a.tcp, s, addr("10.1.0.2:7000"))
             .unwrap();
+        s
+    }
+
+    /// Alpha connects again to beta's listener, beta's application accepts, and the new
+    /// connection's ends become `ends`.
+    pub fn open(&mut self) {
+        let s = self.start_connect();
         self.settle();
         let connected = self.hosts[ALPHA].events.iter().any(|e| {
             matches!(e, SwitchEvent::Connected { socket, result } if *socket == s && result.result == Ok(Via::San(P)))
