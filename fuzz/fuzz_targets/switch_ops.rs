@@ -11,11 +11,13 @@
 //! RegisterRdmaMemory results (each a [`ProviderFault`]; none means a healthy provider); the
 //! switch's interfaces, SAN deadline, negative cache and sessions (`SessionConfig`: the
 //! defaults, polling for completions, other sizes, or none); and maybe a listener set up after
-//! initialization. Then at most [`MAX_OPS`] operations: catalog changes (install or remove a
-//! provider), initialize again, address changes (provider addresses and the switch's
-//! interfaces), socket + connect to one of a few fixed destinations, connecting an open socket
-//! again, cancel, close, listen (wildcard or a specific address, accepting or rejecting),
-//! accept, delivering signals, handing a switch its completions, moving the clock, settling,
+//! initialization. Then, unless the input says otherwise, host 0 connects to host 1's "ib" and
+//! host 1 accepts (or both ways: [`Warmup`]), as operations like the others; then at most
+//! [`MAX_OPS`] operations: catalog changes (install or remove a provider), initialize again,
+//! address changes (provider addresses and the switch's interfaces), socket + connect to one
+//! of a few fixed destinations, connecting an open socket again, cancel, close, listen
+//! (wildcard or a specific address, accepting or rejecting), accept, delivering signals,
+//! handing a switch its completions, moving the clock, settling,
 //! shutdown, and on the connections: send (0 bytes to a few MiB, maybe `MSG_OOB`), receive
 //! (the stream or the urgent byte), shutdown for sending, receiving or both; and maybe a last
 //! settling (every signal and completion delivered, the clock moved to every due time, every
@@ -125,8 +127,9 @@ const PORT: u16 = 7000;
 
 // What zero bytes give (`false`, `None`, 0, an enum's first variant, an empty list) is the
 // plain case: healthy providers (a provider's faults are a sparse list, one element per fault),
-// a wildcard listener on each host, the default sessions, a settle at the end, and for an
-// operation a connect from host 0 to host 1's "ib" (the first `Op`). `ops` comes last and takes
+// a wildcard listener on each host, the default sessions, a SAN connection from host 0 to host
+// 1's "ib" established and accepted before the operations (`Warmup`), a settle at the end, and
+// for an operation a connect from host 0 to host 1's "ib" (the first `Op`). `ops` comes last and takes
 // the rest of the input; as every list `arbitrary` builds, each element is preceded by a "one
 // more" byte (odd) and an even byte ends it. An enum is chosen by a little-endian u32 `x` as
 // variant `(x * variants) >> 32`. So an input of zeros with a few odd bytes establishes and
@@ -136,8 +139,49 @@ const PORT: u16 = 7000;
 #[derive(Arbitrary, Debug)]
 struct Input {
     hosts: [HostSpec; 2],
+    warmup: Warmup,
     ending: Ending,
     ops: Vec<Op>,
+}
+
+/// Operations applied (and checked) before the input's own, so that most inputs have a SAN
+/// connection to move data on.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+enum Warmup {
+    /// Host 0 connects to host 1's "ib", both settle, host 1 accepts on its first listener.
+    Connected,
+    /// The same both ways.
+    BothWays,
+    /// Nothing.
+    None,
+}
+
+impl Warmup {
+    fn ops(self) -> Vec<Op> {
+        let connect = |host| Op::Connect {
+            host,
+            dest: Dest::Peer(0),
+            bind: Bind::None,
+            debug: false,
+            datagram: false,
+        };
+        let accept = |host| Op::Accept {
+            host,
+            n: 0,
+            close: false,
+        };
+        match self {
+            Warmup::Connected => vec![connect(false), Op::Settle, accept(true)],
+            Warmup::BothWays => vec![
+                connect(false),
+                connect(true),
+                Op::Settle,
+                accept(true),
+                accept(false),
+            ],
+            Warmup::None => Vec::new(),
+        }
+    }
 }
 
 /// What happens after the operations, before everything is closed and shut down.
@@ -2352,7 +2396,8 @@ impl World {
 
 fuzz_target!(init: install_panic_hook(), |input: Input| {
     let mut world = World::new(&input);
-    for &op in input.ops.iter().take(MAX_OPS) {
+    let warmup = input.warmup.ops();
+    for &op in warmup.iter().chain(input.ops.iter().take(MAX_OPS)) {
         let r = catch_unwind(AssertUnwindSafe(|| world.apply(op)));
         if let Err(payload) = r {
             // Only a deliberate panic gets here (any other aborted in the hook).
