@@ -2,7 +2,7 @@
 //! post.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use spi_types::WsaError;
 
@@ -28,11 +28,25 @@ struct Handles {
     completions: VecDeque<Completion>,
 }
 
+/// What the table calls when a completion arrives.
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
 /// The switch's [`Upcalls`] implementation: a handle table and a queue of completions, which
-/// the embedding platform drains with [`UpcallTable::take_completions`].
-#[derive(Debug, Default)]
+/// the embedding platform drains with [`UpcallTable::take_completions`] (through
+/// `Switch::handle_completions`). A provider may post completions from its own threads;
+/// [`set_notify`](UpcallTable::set_notify) lets the platform's loop wake up when one comes.
+#[derive(Default)]
 pub struct UpcallTable {
     inner: Mutex<Handles>,
+    notify: Mutex<Option<Notify>>,
+}
+
+impl std::fmt::Debug for UpcallTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpcallTable")
+            .field("inner", &*self.lock())
+            .finish_non_exhaustive()
+    }
 }
 
 impl UpcallTable {
@@ -50,6 +64,14 @@ impl UpcallTable {
     /// How many switch socket handles are open.
     pub fn open_handles(&self) -> usize {
         self.lock().open.len()
+    }
+
+    /// Calls `notify` each time a provider posts a completion, after it is queued, on the
+    /// provider's thread: a platform's loop uses it to wake up and call
+    /// `Switch::handle_completions` instead of polling. It must not call back into the switch
+    /// (the switch may be in the middle of a provider call on another thread).
+    pub fn set_notify(&self, notify: impl Fn() + Send + Sync + 'static) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(notify));
     }
 
     /// How many completions wait to be taken: when not zero, the platform calls
@@ -100,16 +122,27 @@ impl Upcalls for UpcallTable {
         error: Option<WsaError>,
         bytes: usize,
     ) -> Result<(), WsaError> {
-        let mut h = self.lock();
-        if !h.open.contains_key(&socket.0) {
-            return Err(WsaError::WSAEINVAL);
+        {
+            let mut h = self.lock();
+            if !h.open.contains_key(&socket.0) {
+                return Err(WsaError::WSAEINVAL);
+            }
+            h.completions.push_back(Completion {
+                socket,
+                overlapped,
+                error,
+                bytes,
+            });
         }
-        h.completions.push_back(Completion {
-            socket,
-            overlapped,
-            error,
-            bytes,
-        });
+        // Outside the table's lock, so the notified platform may take the completions at once.
+        let notify = self
+            .notify
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(n) = notify {
+            n();
+        }
         Ok(())
     }
 }

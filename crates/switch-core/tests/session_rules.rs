@@ -709,3 +709,25 @@ fn conn_7_a_switch_shut_down_while_negotiating_ends_the_connect_and_drops_the_ac
     b.switch.close(&mut b.tcp, l).unwrap();
     assert_eq!(b.switch.footprint().sockets, 0);
 }
+
+#[test]
+fn sess_5_the_up_call_table_wakes_the_platform_for_each_completion() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut net = Net::new(Setup::default());
+    let woken = Arc::new(AtomicUsize::new(0));
+    let w = woken.clone();
+    net.hosts[BETA].switch.upcalls().set_notify(move || {
+        w.fetch_add(1, Ordering::SeqCst);
+    });
+    net.send(ALPHA, pattern(100, 1), MsgFlags::empty());
+    // Beta's provider completed beta's receive when alpha's message arrived: beta's platform
+    // was told, before anyone handled anything on beta.
+    assert!(woken.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        net.hosts[BETA].switch.upcalls().pending(),
+        woken.load(Ordering::SeqCst)
+    );
+    net.settle();
+    assert_eq!(net.read_all(BETA), pattern(100, 1));
+}
