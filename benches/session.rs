@@ -16,7 +16,8 @@
 //! - `transfer_1mib/switch_rdma_read_provided_buffer` and `…_write_provided_buffer`: the same
 //!   transfers, with beta's application taking each in the memory it arrived in
 //!   (`Switch::recv_buffer`) and handing that memory back for the next
-//!   (`Switch::provide_buffer`): the one copy left is the mock's RDMA.
+//!   (`Switch::provide_buffer`), and alpha's application sending from the memory of its
+//!   previous send (`Switch::reclaim_buffers`): the one copy left is the mock's RDMA.
 //! - `messages_64b/channel`: 1,000 messages of 64 bytes through a `std::sync::mpsc` channel
 //!   in the same thread (sent, then received).
 //! - `messages_64b/switch`: the same 1,000 messages sent by alpha's application, settled, and
@@ -115,25 +116,31 @@ fn transfer(c: &mut Criterion) {
             .switch
             .provide_buffer(end, vec![0_u8; MIB])
             .unwrap();
+        let sender = net.ends[ALPHA];
+        let mut spare = vec![0x5a_u8; MIB];
         g.bench_function(name, |b| {
-            b.iter_batched(
-                || vec![0x5a_u8; MIB],
-                |data| {
-                    net.send(ALPHA, data, MsgFlags::empty());
-                    net.settle();
-                    let h = &mut net.hosts[BETA];
-                    let mut got = 0;
-                    while got < MIB {
-                        let piece = h.switch.recv_buffer(&mut h.tcp, end).unwrap();
-                        got += piece.len();
-                        if piece.len() > MIB / 2 {
-                            h.switch.provide_buffer(end, piece).unwrap();
-                        }
+            b.iter(|| {
+                net.send(ALPHA, std::mem::take(&mut spare), MsgFlags::empty());
+                net.settle();
+                let h = &mut net.hosts[BETA];
+                let mut got = 0;
+                while got < MIB {
+                    let piece = h.switch.recv_buffer(&mut h.tcp, end).unwrap();
+                    got += piece.len();
+                    if piece.len() > MIB / 2 {
+                        h.switch.provide_buffer(end, piece).unwrap();
                     }
-                    forget(&mut net);
-                },
-                BatchSize::LargeInput,
-            )
+                }
+                // The sender sends from the same memory next time.
+                let a = &mut net.hosts[ALPHA];
+                spare = a
+                    .switch
+                    .reclaim_buffers(&mut a.tcp, sender)
+                    .unwrap()
+                    .pop()
+                    .unwrap();
+                forget(&mut net);
+            })
         });
     }
     for (name, read) in [("switch_rdma_read", true), ("switch_rdma_write", false)] {

@@ -490,6 +490,18 @@ impl Switch {
         self.with_env(tcp, |c, env| c.recv_buffer(env, socket))
     }
 
+    /// Takes back the memory of finished sends on `socket`, to send from again instead of
+    /// allocating: the sending half of the provided-buffer model. A large send's memory was
+    /// registered for the transfer; it is released and every provider's cache told (MEM-2)
+    /// before it is handed back. The last `SessionConfig::cached_buffers` sends are kept.
+    pub fn reclaim_buffers(
+        &mut self,
+        tcp: &mut dyn TcpProvider,
+        socket: SocketId,
+    ) -> Result<Vec<Vec<u8>>, SocketError> {
+        self.with_env(tcp, |c, env| c.reclaim(env, socket))
+    }
+
     /// Offers memory for the next transfers `socket` receives, so they land in it and
     /// [`recv_buffer`](Self::recv_buffer) hands it back without a copy: the provided-buffer
     /// model of high-throughput receivers. Kept while the connection's cache has room

@@ -360,15 +360,38 @@ fn mem_1_no_transfer_ever_makes_an_access_the_model_nic_refuses() {
 #[test]
 fn mem_2_memory_the_switch_releases_goes_through_every_providers_cache_callback_first() {
     let mut net = Net::new(Setup::default());
-    net.transfer(ALPHA, pattern(300_000, 1));
-    // The sender's buffer was exposed for the read; released after the send, it went
-    // through the cache callback.
+    let data = pattern(300_000, 1);
+    let sent = data.clone();
+    let at = sent.as_ptr() as usize;
+    net.send(ALPHA, sent, MsgFlags::empty());
+    net.settle();
+    assert!(net.read_all(BETA) == data);
+    // The sender's memory was exposed for the read. The switch keeps it for the application
+    // to send from again; handing it back is letting it go, so the cache callback comes
+    // first.
+    assert_eq!(
+        net.hosts[ALPHA].calls(Call::MemoryRegistrationCacheCallback),
+        0
+    );
+    let a = &mut net.hosts[ALPHA];
+    let back = a
+        .switch
+        .reclaim_buffers(&mut a.tcp, net.ends[ALPHA])
+        .unwrap();
+    a.drain();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].as_ptr() as usize, at, "the same memory, not a copy");
+    assert!(back[0] == data);
     assert!(net.hosts[ALPHA].calls(Call::MemoryRegistrationCacheCallback) >= 1);
+    // A second transfer's memory is let go at the close instead, with the same callback.
+    net.transfer(ALPHA, pattern(300_000, 2));
+    let before = net.hosts[ALPHA].calls(Call::MemoryRegistrationCacheCallback);
     let a = &mut net.hosts[ALPHA];
     a.switch.close(&mut a.tcp, net.ends[ALPHA]).unwrap();
     let b = &mut net.hosts[BETA];
     b.switch.close(&mut b.tcp, net.ends[BETA]).unwrap();
     net.settle();
+    assert!(net.hosts[ALPHA].calls(Call::MemoryRegistrationCacheCallback) > before);
     // Nothing stays cached or registered once both ends closed.
     for host in [ALPHA, BETA] {
         let m = net.f.memory(host);
@@ -730,4 +753,38 @@ fn sess_5_the_up_call_table_wakes_the_platform_for_each_completion() {
     );
     net.settle();
     assert_eq!(net.read_all(BETA), pattern(100, 1));
+}
+
+#[test]
+fn mem_2_a_sender_takes_back_the_memory_of_its_sends_on_either_path() {
+    for read in [true, false] {
+        let mut setup = Setup::default();
+        if !read {
+            setup.beta = setup
+                .beta
+                .with_extension(SanExtension::RdmaRead, Err(WsaError::WSAEOPNOTSUPP));
+        }
+        let mut net = Net::new(setup);
+        let mut spare = pattern(1 << 20, 3);
+        let at = spare.as_ptr() as usize;
+        for round in 0..3 {
+            net.send(ALPHA, std::mem::take(&mut spare), MsgFlags::empty());
+            net.settle();
+            assert_eq!(net.read_all(BETA).len(), 1 << 20);
+            let a = &mut net.hosts[ALPHA];
+            spare = a
+                .switch
+                .reclaim_buffers(&mut a.tcp, net.ends[ALPHA])
+                .unwrap()
+                .pop()
+                .unwrap();
+            assert_eq!(
+                spare.as_ptr() as usize,
+                at,
+                "read path {read}, round {round}"
+            );
+        }
+        let m = net.f.memory(ALPHA);
+        assert_eq!((m.local, m.cached), (1, 0), "read path {read}: {m:?}");
+    }
 }

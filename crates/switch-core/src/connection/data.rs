@@ -714,6 +714,28 @@ impl Connections {
         })
     }
 
+    /// The memory of the sends on `id` that finished, for the application to send from again
+    /// (the last few are kept; MEM-2 is done for those that were registered, since the memory
+    /// leaves the switch). Empty on a TCP/IP connection, whose sends are copied at once.
+    pub fn reclaim(
+        &mut self,
+        env: ConnectEnv<'_, '_>,
+        id: SocketId,
+    ) -> Result<Vec<Vec<u8>>, SocketError> {
+        let Some((_, session)) = session_of(self.get(id)?) else {
+            return Ok(Vec::new());
+        };
+        let taken = session.reclaim();
+        let registered: Vec<Buffer> = taken
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(b, _)| b.clone())
+            .collect();
+        forget_registrations(env.providers, env.exec, &registered);
+        drop(registered);
+        Ok(taken.into_iter().map(|(b, _)| b.into_vec()).collect())
+    }
+
     /// The application offers `buffer` for the next transfers it receives on `id`, so that
     /// [`recv_buffer`](Self::recv_buffer) can hand them over without a copy (on TCP/IP it is
     /// not needed and is let go).

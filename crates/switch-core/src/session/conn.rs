@@ -377,6 +377,9 @@ pub struct Session {
     queued: usize,
     /// Memory of transfers that ended with a failure, kept until the socket is closed.
     doomed: Vec<Buffer>,
+    /// Memory of finished sends the application may take back, and whether it was
+    /// registered.
+    reclaimable: Vec<(Buffer, bool)>,
     /// The calls under way, with the order they were made in.
     ops: HashMap<u64, (Op, u64)>,
     posted: u64,
@@ -493,6 +496,7 @@ impl Session {
             posted: 0,
             queued: 0,
             doomed: Vec::new(),
+            reclaimable: Vec::new(),
             polling: Vec::new(),
             calls: VecDeque::new(),
             peer: None,
@@ -604,6 +608,7 @@ impl Session {
     pub fn footprint(&self) -> usize {
         self.pool.as_ref().map_or(0, Buffer::len)
             + self.staging.iter().map(|(b, _)| b.len()).sum::<usize>()
+            + self.reclaimable.iter().map(|(b, _)| b.len()).sum::<usize>()
     }
 
     fn mint(&mut self) -> Overlapped {
@@ -1011,6 +1016,11 @@ impl Session {
         self.fail_sends(WsaError::WSA_OPERATION_ABORTED);
         let doomed = std::mem::take(&mut self.doomed);
         self.released.extend(doomed);
+        for (b, registered) in std::mem::take(&mut self.reclaimable) {
+            if registered {
+                self.released.push(b);
+            }
+        }
         if let Some(inc) = self.incoming.take() {
             self.released.push(inc.staging);
         }
@@ -1186,6 +1196,13 @@ impl Session {
             Some(i) => self.staging.swap_remove(i),
             None => (Buffer::zeroed(len), None),
         }
+    }
+
+    /// The memory of finished sends, for the application to send from again instead of
+    /// allocating (the last [`SessionConfig::cached_buffers`] kept), with whether each was
+    /// registered: the switch puts those through MEM-2 before handing them over.
+    pub fn reclaim(&mut self) -> Vec<(Buffer, bool)> {
+        std::mem::take(&mut self.reclaimable)
     }
 
     /// Memory the application offers for the next transfers it receives: kept (unregistered)
@@ -1604,8 +1621,12 @@ impl Session {
         if result.is_ok() {
             self.counters.bytes_sent += bytes as u64;
         }
-        // A buffer that was registered goes through MEM-2 before it is let go.
-        if rdma.is_some() {
+        // The application may take the memory back for its next send (`reclaim`); a buffer
+        // that was registered goes through MEM-2 before it leaves the switch either way.
+        let registered = rdma.is_some();
+        if result.is_ok() && self.reclaimable.len() < self.config.cached_buffers {
+            self.reclaimable.push((send.data, registered));
+        } else if registered {
             self.released.push(send.data);
         }
         self.events.push_back(SessionEvent::Sent {
