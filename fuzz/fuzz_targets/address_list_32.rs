@@ -1,5 +1,7 @@
 //! `SOCKET_ADDRESS_LIST` decoding, 32-bit layout: never panics, and a decoded list re-encodes
-//! at the same base to a list that decodes to the same addresses.
+//! at the same base to a list that decodes to the same addresses. The check is in
+//! `common/address_list.rs`, which the root package's `tests/fuzz_replay.rs` also runs on the
+//! seeds.
 
 #![no_main]
 
