@@ -258,6 +258,8 @@ mod tests {
     fn a_buffer_keeps_its_address_and_copies_within_bounds() {
         let a = Buffer::from_vec(vec![1, 2, 3, 4]);
         let b = Buffer::zeroed(4);
+        assert!(!a.is_empty() && Buffer::zeroed(0).is_empty());
+        assert!(a.same(&a.clone()) && !a.same(&b));
         let addr = a.addr();
         assert_ne!(a.addr(), b.addr());
         Buffer::copy(&a, 1, &b, 0, 3).unwrap();
