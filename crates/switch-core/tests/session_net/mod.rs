@@ -198,6 +198,53 @@ impl Net {
         self.ends = [s, accepted];
     }
 
+    /// As [`open`](Self::open), for a connect that may fail (a fault): answers whether both
+    /// ends are open; when not, alpha's socket is closed again.
+    pub fn try_open(&mut self) -> bool {
+        let s = self.start_connect();
+        self.settle();
+        let connected = self.hosts[ALPHA].events.iter().any(|e| {
+            matches!(e, SwitchEvent::Connected { socket, result } if *socket == s && result.result == Ok(Via::San(P)))
+        });
+        let b = &mut self.hosts[BETA];
+        let accepted = b.switch.accept(self.listener).ok().flatten();
+        match (connected, accepted) {
+            (true, Some(a)) => {
+                self.ends = [s, a];
+                true
+            }
+            (_, accepted) => {
+                let a = &mut self.hosts[ALPHA];
+                let _ = a.switch.close(&mut a.tcp, s);
+                if let Some(x) = accepted {
+                    let b = &mut self.hosts[BETA];
+                    let _ = b.switch.close(&mut b.tcp, x);
+                }
+                self.settle();
+                false
+            }
+        }
+    }
+
+    /// Reads what `at` can read, stopping at any error (a fault may have ended the
+    /// connection); answers the bytes.
+    pub fn read_what_comes(&mut self, at: usize) -> usize {
+        let h = &mut self.hosts[at];
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0;
+        while let Ok(k) = h
+            .switch
+            .recv(&mut h.tcp, self.ends[at], &mut buf, MsgFlags::empty())
+        {
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        h.drain();
+        n
+    }
+
     /// Both applications close their ends.
     pub fn close(&mut self) {
         for at in [ALPHA, BETA] {
