@@ -13,6 +13,14 @@
 //! their negotiation on such a provider (`session_failed`); run it with sessions off
 //! (`SessionConfig::disabled()`) to use a library provider for connects.
 //!
+//! Why not yet: a provider may write into a posted receive buffer from its own thread at any
+//! moment before it completes the request, while the switch's `memory::Buffer` lends its bytes
+//! to Rust code as `&mut [u8]` under a lock. A foreign write into a block Rust holds a
+//! reference to is undefined behaviour, however disjoint the bytes. Passing pointers to such
+//! memory needs a block whose bytes Rust never borrows while a provider may write (storage in
+//! `UnsafeCell`, copied with raw pointers), which only this crate may implement: the session's
+//! buffers would come from a memory type the platform supplies.
+//!
 //! A provider that crashes takes the process with it: a shared object runs in the process,
 //! which the switch on Windows accepts by design. A panic cannot come out of C code.
 
