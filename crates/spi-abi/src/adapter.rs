@@ -124,8 +124,9 @@ unsafe fn sockaddr_in(b: *const WsaBuf) -> Option<SocketAddr> {
     if wb.buf.is_null() || len > SOCKADDR_MAX {
         return None;
     }
-    // SAFETY: not null, and readable for `len` bytes (at most SOCKADDR_MAX) by the caller's
+    // Not null, and readable for `len` bytes (at most SOCKADDR_MAX) by the caller's
     // guarantee; the bytes are copied out before use.
+    // SAFETY: for the reasons just above.
     let bytes = unsafe { std::slice::from_raw_parts(wb.buf, len) }.to_vec();
     decode_sockaddr(&bytes).ok()
 }
@@ -156,10 +157,11 @@ crate::wsp_extern! {
         let (Some(caller), Some(callee)) = (caller, callee) else {
             return reject;
         };
-        // SAFETY: `callback_data` is the address of the ConditionContext that
+        // `callback_data` is the address of the ConditionContext that
         // `LibraryProvider::accept` keeps alive across the WSPAccept call it passed it to,
         // and the provider calls the condition on that thread before WSPAccept returns
-        // (ACCEPT-1); nothing else refers to it meanwhile.
+        // (ACCEPT-1).
+        // SAFETY: the context outlives this call and nothing else refers to it meanwhile.
         let ctx = unsafe { &mut *(callback_data as *mut ConditionContext<'_>) };
         ctx.called = true;
         let args = ConditionArgs { caller, callee };
@@ -179,10 +181,10 @@ impl SanProvider for LibraryProvider {
         let slot = router::claim(upcalls).ok_or(WsaError::WSAEPROCLIM)?;
         let mut data = WspDataRaw::zeroed();
         let mut procs = ProcTable::empty();
-        // SAFETY: `startup` is the library's `WSPStartupEx` export, with the signature of the
-        // SPI; the library stays loaded (`_lib`). Every pointer is valid for the call: `data`,
-        // `info` and `procs` are owned here and sized as the headers say (checked at compile
-        // time), and the up-call table is a static the provider may keep for ever.
+        // `startup` is the library's `WSPStartupEx` export, with the signature of the SPI; the
+        // library stays loaded (`_lib`). `data`, `info` and `procs` are owned here and sized as
+        // the headers say (checked at compile time); the up-call table is a static.
+        // SAFETY: the function is the export and every pointer is valid for the call.
         let rc = unsafe {
             (self.startup)(
                 version.to_word(),
@@ -214,8 +216,9 @@ impl SanProvider for LibraryProvider {
     fn cleanup(&mut self) -> Result<(), WsaError> {
         let f = self.procs()?.cleanup.ok_or(WsaError::WSAEOPNOTSUPP)?;
         let mut errno = 0;
-        // SAFETY: an entry point from the provider's procedure table (the library is still
+        // An entry point from the provider's procedure table (the library is still
         // loaded); `errno` is a valid `int`.
+        // SAFETY: for the reasons just above.
         let rc = unsafe { f(&mut errno) };
         result(rc, errno)
     }
@@ -229,8 +232,9 @@ impl SanProvider for LibraryProvider {
     ) -> Result<ProviderSocket, WsaError> {
         let f = self.procs()?.socket.ok_or(WsaError::WSAEOPNOTSUPP)?;
         let mut errno = 0;
-        // SAFETY: as for `cleanup`; the protocol-info pointer may be null (the provider's own
+        // As for `cleanup`; the protocol-info pointer may be null (the provider's own
         // record is meant), the other arguments are plain values.
+        // SAFETY: for the reasons just above.
         let s = unsafe {
             f(
                 family.0,
@@ -270,8 +274,9 @@ impl SanProvider for LibraryProvider {
         let name = encode_sockaddr(&address);
         let mut errno = 0;
         let null = std::ptr::null();
-        // SAFETY: as for `bind`; no caller or callee data and no QoS (null pointers, which
+        // As for `bind`; no caller or callee data and no QoS (null pointers, which
         // the SPI allows).
+        // SAFETY: for the reasons just above.
         let rc = unsafe {
             f(
                 raw(socket)?,
@@ -300,9 +305,10 @@ impl SanProvider for LibraryProvider {
             condition,
             called: false,
         };
-        // SAFETY: as for `cleanup`; `addr` and `len` are owned and describe each other; the
+        // As for `cleanup`; `addr` and `len` are owned and describe each other; the
         // condition function is called with `ctx`'s address, which lives until the call
         // returns (the SPI requires the provider to call it before WSPAccept returns).
+        // SAFETY: for the reasons just above.
         let s = unsafe {
             f(
                 raw(socket)?,
@@ -335,8 +341,9 @@ impl SanProvider for LibraryProvider {
     ) -> Result<(), WsaError> {
         let f = self.procs()?.event_select.ok_or(WsaError::WSAEOPNOTSUPP)?;
         let mut errno = 0;
-        // SAFETY: as for `cleanup`; the event handle is an opaque value the provider passes
+        // As for `cleanup`; the event handle is an opaque value the provider passes
         // back to the platform, never dereferenced here.
+        // SAFETY: for the reasons just above.
         let rc = unsafe {
             f(
                 raw(socket)?,
@@ -390,9 +397,10 @@ impl SanProvider for LibraryProvider {
             u32::try_from(output.len()).map_err(|_| IoctlFailure::new(WsaError::WSAEFAULT))?;
         let mut returned = 0u32;
         let mut errno = 0;
-        // SAFETY: as for `cleanup`; the input and output buffers are the caller's slices with
+        // As for `cleanup`; the input and output buffers are the caller's slices with
         // their true lengths, so the provider can neither read nor write past them if it keeps
         // to the sizes it is given; no overlapped request and no completion routine (null).
+        // SAFETY: for the reasons just above.
         let rc = unsafe {
             f(
                 s,

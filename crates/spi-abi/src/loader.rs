@@ -79,14 +79,16 @@ impl Library {
                 });
             }
         }
-        // SAFETY: loading runs the library's initialization code; that is what loading a
+        // Loading runs the library's initialization code; that is what loading a
         // provider means, and the caller names the file as one (see the doc comment).
+        // SAFETY: for the reasons just above.
         let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| LoadError::Open {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        // SAFETY: `WSPStartupEx` of a SAN provider has the signature `WspStartupEx` describes
+        // `WSPStartupEx` of a SAN provider has the signature `WspStartupEx` describes
         // (the SPI fixes it); the pointer is copied out, and `lib` is kept alive with it.
+        // SAFETY: for the reasons just above.
         let startup = unsafe { lib.get::<WspStartupEx>(b"WSPStartupEx\0") }
             .map(|s| *s)
             .map_err(|e| LoadError::NoStartup {
