@@ -364,6 +364,11 @@ impl Connections {
     /// Polls every session's calls under way with `WSPGetOverlappedResult` (sessions set up
     /// to poll, SESS-5). Answers how many completed.
     pub fn poll_sessions(&mut self, mut env: ConnectEnv<'_, '_>) -> usize {
+        // Sessions poll only when the switch is set up so; otherwise `handle_completions`
+        // would walk every connection on each of its rounds for nothing.
+        if !self.session.is_some_and(|c| c.poll_completions) {
+            return 0;
+        }
         let mut ids: Vec<SocketId> = self.serials.values().copied().collect();
         ids.sort_unstable();
         let mut completed = 0;
