@@ -142,7 +142,15 @@ pub struct LoggedCall {
 
 /// A log of calls, shared by every mock made by one loader.
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<LoggedCall>>>);
+pub struct CallLog(Arc<Mutex<LogInner>>);
+
+/// The calls in order, and how many of each kind each provider received, so that
+/// [`CallLog::count`] does not walk a log that grows with every data-path call.
+#[derive(Debug, Default)]
+struct LogInner {
+    calls: Vec<LoggedCall>,
+    counts: HashMap<(String, Call), usize>,
+}
 
 impl CallLog {
     /// An empty log.
@@ -150,12 +158,14 @@ impl CallLog {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<LoggedCall>> {
+    fn lock(&self) -> MutexGuard<'_, LogInner> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn push(&self, provider: &str, call: Call, detail: CallDetail) {
-        self.lock().push(LoggedCall {
+        let mut log = self.lock();
+        *log.counts.entry((provider.to_owned(), call)).or_insert(0) += 1;
+        log.calls.push(LoggedCall {
             provider: provider.to_owned(),
             call,
             detail,
@@ -165,12 +175,13 @@ impl CallLog {
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<LoggedCall> {
-        self.lock().clone()
+        self.lock().calls.clone()
     }
 
     /// The calls one provider received, in order.
     pub fn calls_of(&self, provider: &str) -> Vec<Call> {
         self.lock()
+            .calls
             .iter()
             .filter(|c| c.provider == provider)
             .map(|c| c.call)
@@ -180,14 +191,17 @@ impl CallLog {
     /// How many times `provider` received `call`.
     pub fn count(&self, provider: &str, call: Call) -> usize {
         self.lock()
-            .iter()
-            .filter(|c| c.provider == provider && c.call == call)
-            .count()
+            .counts
+            .get(&(provider.to_owned(), call))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Forgets every call.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut log = self.lock();
+        log.calls.clear();
+        log.counts.clear();
     }
 }
 
