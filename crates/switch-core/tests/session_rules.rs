@@ -294,6 +294,33 @@ fn sess_5_completions_arrive_by_up_call_or_by_polling_as_the_event_handles_low_b
 }
 
 #[test]
+fn sess_5_a_poll_round_asks_for_the_oldest_receive_only_while_it_is_under_way() {
+    // A stream socket's receives complete in the order they were posted: while the oldest is
+    // under way, so are the other 31, and polling them would cost a provider call each.
+    let mut setup = Setup::default();
+    setup.session.poll_completions = true;
+    setup.session.receives = 32;
+    let mut net = Net::new(setup);
+    for round in 0..3 {
+        let before = net.hosts[ALPHA].calls(Call::GetOverlappedResult);
+        let a = &mut net.hosts[ALPHA];
+        assert_eq!(a.switch.handle_completions(&mut a.tcp), 0);
+        a.drain();
+        assert_eq!(
+            net.hosts[ALPHA].calls(Call::GetOverlappedResult) - before,
+            1,
+            "round {round}"
+        );
+    }
+    // What arrives afterwards is still taken, every message in order, also when several
+    // receives completed between two rounds.
+    let data = pattern(40_000, 9);
+    net.send(BETA, data.clone(), MsgFlags::empty());
+    net.settle();
+    assert_eq!(net.read_all(ALPHA), data);
+}
+
+#[test]
 fn sess_6_shutdown_is_the_switchs_own_message_and_never_reaches_the_provider() {
     let mut net = Net::new(Setup::default());
     let data = pattern(5000, 4);

@@ -6,7 +6,7 @@
 //! overlapped calls come in through [`Session::complete`]. What the application sees comes out
 //! as [`SessionEvent`]s and through [`Session::recv`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use spi_types::consts::{SO_MAX_MSG_SIZE, SO_MAX_RDMA_SIZE, SO_RDMA_THRESHOLD_SIZE};
 use spi_types::{MemoryAccess, WsaError};
@@ -237,6 +237,21 @@ enum Op {
     Rdma { outgoing: bool, len: usize },
 }
 
+impl Op {
+    const RECV: usize = 0;
+    const SEND: usize = 1;
+    const RDMA: usize = 2;
+
+    /// Its map in `Session::order`.
+    fn kind(self) -> usize {
+        match self {
+            Op::Recv(_) => Op::RECV,
+            Op::Send { .. } => Op::SEND,
+            Op::Rdma { .. } => Op::RDMA,
+        }
+    }
+}
+
 /// A queued application send.
 struct AppSend {
     id: SendId,
@@ -382,8 +397,14 @@ pub struct Session {
     reclaimable: Vec<(Buffer, bool)>,
     /// The calls under way, with the order they were made in.
     ops: HashMap<u64, (Op, u64)>,
+    /// The same calls in the order they were made, one map per kind (receives, message
+    /// sends, RDMA operations): a poll round asks for the oldest receive and the oldest
+    /// send only (see [`Session::poll_completions`]).
+    order: [BTreeMap<u64, u64>; 3],
     posted: u64,
-    polling: Vec<u64>,
+    /// The calls a `WSPGetOverlappedResult` is queued for (a set: a poll round over many
+    /// calls under way stays linear).
+    polling: HashSet<u64>,
     calls: VecDeque<(NextCall, Option<u64>)>,
     // The peer.
     peer: Option<Negotiation>,
@@ -493,11 +514,12 @@ impl Session {
             pool_handle: None,
             free_send: Vec::new(),
             ops: HashMap::new(),
+            order: Default::default(),
             posted: 0,
             queued: 0,
             doomed: Vec::new(),
             reclaimable: Vec::new(),
-            polling: Vec::new(),
+            polling: HashSet::new(),
             calls: VecDeque::new(),
             peer: None,
             credits: 0,
@@ -639,10 +661,13 @@ impl Session {
     fn insert_op(&mut self, id: u64, op: Op) {
         self.posted += 1;
         self.ops.insert(id, (op, self.posted));
+        self.order[op.kind()].insert(self.posted, id);
     }
 
     fn take_op(&mut self, id: u64) -> Option<Op> {
-        self.ops.remove(&id).map(|(op, _)| op)
+        let (op, seq) = self.ops.remove(&id)?;
+        self.order[op.kind()].remove(&seq);
+        Some(op)
     }
 
     fn slot(&self, slot: usize, len: usize) -> MemoryRange {
@@ -904,31 +929,47 @@ impl Session {
         true
     }
 
-    /// Queues a `WSPGetOverlappedResult` for every call under way (SESS-5, polling mode).
+    /// Queues a `WSPGetOverlappedResult` for the calls under way that may have completed
+    /// (SESS-5, polling mode): the oldest receive, the oldest message send and every RDMA
+    /// operation. A stream socket's receives complete in the order they were posted and its
+    /// sends in the order they were made, so while the oldest of a kind is under way the
+    /// later ones are too; when a poll finds the oldest done, the next of its kind is polled
+    /// in the same round. A round thus costs a provider call per completion plus one per
+    /// kind, not one per call under way, and a later message is never taken before an
+    /// earlier one.
     pub fn poll_completions(&mut self) {
         if !self.config.poll_completions {
             return;
         }
-        // In the order the calls were made: a completion polled out of order would deliver a
-        // later message first.
-        let mut ids: Vec<(u64, u64)> = self.ops.iter().map(|(id, (_, seq))| (*seq, *id)).collect();
-        ids.sort_unstable();
-        for (_, id) in ids {
-            if self.polling.contains(&id) {
-                continue;
-            }
-            self.polling.push(id);
-            self.calls.push_back((
-                NextCall::GetOverlappedResult {
-                    socket: self.socket,
-                    overlapped: Overlapped {
-                        id,
-                        poll_only: true,
-                    },
-                },
-                Some(id),
-            ));
+        let [recv, send, rdma] = &self.order;
+        let mut due: Vec<(u64, u64)> = recv
+            .first_key_value()
+            .into_iter()
+            .chain(send.first_key_value())
+            .chain(rdma)
+            .map(|(&seq, &id)| (seq, id))
+            .collect();
+        // In the order the calls were made.
+        due.sort_unstable();
+        for (_, id) in due {
+            self.queue_poll(id);
         }
+    }
+
+    fn queue_poll(&mut self, id: u64) {
+        if !self.polling.insert(id) {
+            return;
+        }
+        self.calls.push_back((
+            NextCall::GetOverlappedResult {
+                socket: self.socket,
+                overlapped: Overlapped {
+                    id,
+                    poll_only: true,
+                },
+            },
+            Some(id),
+        ));
     }
 
     /// The switch is closing the socket: releases the registrations no pending call uses
@@ -1012,6 +1053,7 @@ impl Session {
     pub fn closed(&mut self) {
         self.calls.clear();
         self.ops.clear();
+        self.order = Default::default();
         self.polling.clear();
         self.fail_sends(WsaError::WSA_OPERATION_ABORTED);
         let doomed = std::mem::take(&mut self.doomed);
@@ -1104,14 +1146,17 @@ impl Session {
     /// Drops the calls still queued except the deregistrations: nothing more is sent or
     /// received, but what the session registered is still released (MEM-3).
     fn keep_deregistrations(&mut self) {
-        let ops = &mut self.ops;
+        let (ops, order) = (&mut self.ops, &mut self.order);
         self.calls.retain(|(c, op)| {
             let keep = matches!(
                 c,
                 NextCall::DeregisterMemory { .. } | NextCall::DeregisterRdmaMemory { .. }
             );
-            if !keep && let Some(id) = op {
-                ops.remove(id);
+            if !keep
+                && let Some(id) = op
+                && let Some((op, seq)) = ops.remove(id)
+            {
+                order[op.kind()].remove(&seq);
             }
             keep
         });
@@ -1313,12 +1358,20 @@ impl Session {
             }
             (NextCall::GetOverlappedResult { .. }, Answer::Overlapped(r)) => {
                 let Some(id) = op else { return };
-                self.polling.retain(|p| *p != id);
+                self.polling.remove(&id);
                 if r == Err(WsaError::WSA_IO_INCOMPLETE) {
                     return;
                 }
                 if let Some(op) = self.take_op(id) {
+                    let kind = op.kind();
                     self.on_complete(op, r);
+                    // The next of its kind may have completed too.
+                    if kind != Op::RDMA
+                        && !matches!(self.phase, Phase::Closing)
+                        && let Some((_, &next)) = self.order[kind].first_key_value()
+                    {
+                        self.queue_poll(next);
+                    }
                 }
             }
             // Deregistrations: a failure leaves the provider holding memory the switch no
