@@ -106,8 +106,11 @@ const MAX_OPS: usize = 64;
 const MAX_FAULTS: usize = 8;
 /// The most steps one `Settle` takes (and the most signals one step delivers).
 const MAX_SETTLE_STEPS: usize = 64;
-/// The most rounds of settling and reading every connection in the last settling.
-const MAX_DATA_ROUNDS: usize = 64;
+/// The most rounds of settling and reading every connection in the last settling; the
+/// rounds stop as soon as one reads nothing. A round moves a few kilobytes when messages are
+/// small and the receive window narrow (128-byte messages, a 64 KiB window: about 14 KiB a
+/// round, so 291 rounds for a 4 MiB send), and the data budget is 8 MiB.
+const MAX_DATA_ROUNDS: usize = 8192;
 /// The most bytes one input sends, all sends together: a send beyond it is cut to its size's
 /// low byte (what is left of the budget at most).
 const DATA_BUDGET: usize = 8 << 20;
