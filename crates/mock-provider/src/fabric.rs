@@ -526,10 +526,27 @@ impl Fabric {
         m
     }
 
+    /// How many sockets the last `WSPCleanup` of a SAN provider on `host` found still open
+    /// and closed itself, per provider, over the fabric's life. A switch that relies on
+    /// `WSPCleanup` to end its connections (CLOSE-2) shows here; so does one that forgot to
+    /// close a socket: this is what a leak check looks at besides
+    /// [`open_sockets`](Self::open_sockets).
+    pub fn reset_at_cleanup(&self, host: usize) -> BTreeMap<Transport, usize> {
+        let s = self.lock();
+        let mut out = BTreeMap::new();
+        for p in s.providers.iter().filter(|p| p.host == host) {
+            if p.reset_at_cleanup > 0 {
+                *out.entry(Transport::San(p.name())).or_insert(0) += p.reset_at_cleanup;
+            }
+        }
+        out
+    }
+
     /// How many sockets are open on `host`, per provider (`san:<name>` for each SAN provider
     /// with open sockets, summed over its instances; `tcp` for the TCP/IP providers). A socket
-    /// counts from `WSPSocket` (or `WSPAccept`) to `WSPCloseSocket`, also after its provider
-    /// cleaned up; that is what a leak check looks at.
+    /// counts from `WSPSocket` (or `WSPAccept`) to `WSPCloseSocket`, or to its provider's last
+    /// `WSPCleanup`, which closes what is still open as Winsock says (see
+    /// [`reset_at_cleanup`](Self::reset_at_cleanup)).
     pub fn open_sockets(&self, host: usize) -> BTreeMap<Transport, usize> {
         let s = self.lock();
         let mut out = BTreeMap::new();
@@ -605,6 +622,8 @@ struct ProviderReg {
     started: bool,
     listeners: BTreeMap<SocketAddr, ProviderSocket>,
     open_sockets: usize,
+    /// Sockets its last `WSPCleanup` found open and closed.
+    reset_at_cleanup: usize,
     /// The instance's local registrations and cache (gone once the instance is dropped).
     registry: Weak<Mutex<Registry>>,
 }

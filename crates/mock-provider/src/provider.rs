@@ -305,6 +305,26 @@ impl MockProvider {
     }
 
     /// Forgets a socket and closes its switch handle (`WPUCloseSocketHandle`).
+    /// What closing `socket` does, by `WSPCloseSocket` or by the last `WSPCleanup`: its calls
+    /// under way are aborted, its peer sees the close, its registrations go, and the switch's
+    /// handle is closed last.
+    fn release_socket(&mut self, socket: ProviderSocket, cleanup: bool) -> Result<(), WsaError> {
+        self.pending.remove(&socket);
+        if !self.sockets.contains_key(&socket) {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        let upcalls = match &self.fabric {
+            // The fabric knows every socket the mock has; nothing to report if it disagrees.
+            Some(f) if cleanup => f.reset_at_cleanup(socket).unwrap_or_default(),
+            Some(f) => f.close(socket).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Registry::lock(&self.registry).release_socket(socket);
+        // The completions first: WPUCloseSocketHandle is the last up-call for the socket.
+        deliver(upcalls);
+        self.drop_socket(socket)
+    }
+
     fn drop_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
         let theirs = self.sockets.remove(&socket).ok_or(WsaError::WSAENOTSOCK)?;
         match &self.upcalls {
@@ -601,6 +621,13 @@ impl SanProvider for MockProvider {
         }
         self.started -= 1;
         if self.started == 0 {
+            // As WSPCleanup says: sockets still open are reset and freed as if each were
+            // closed (their peers see the connection reset, the switch's handles are closed).
+            let mut open: Vec<ProviderSocket> = self.sockets.keys().copied().collect();
+            open.sort_unstable();
+            for socket in open {
+                let _ = self.release_socket(socket, true);
+            }
             // The provider's last cleanup forgets its registration cache (MEM-2).
             Registry::lock(&self.registry).drop_cache();
             if let Some(f) = &self.fabric {
@@ -793,19 +820,7 @@ impl SanProvider for MockProvider {
 
     fn close_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
         self.enter(Call::CloseSocket, CallDetail::Socket2(socket));
-        self.pending.remove(&socket);
-        if !self.sockets.contains_key(&socket) {
-            return Err(WsaError::WSAENOTSOCK);
-        }
-        let upcalls = match &self.fabric {
-            // The fabric knows every socket the mock has; nothing to report if it disagrees.
-            Some(f) => f.close(socket).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        Registry::lock(&self.registry).release_socket(socket);
-        // The completions first: WPUCloseSocketHandle is the last up-call for the socket.
-        deliver(upcalls);
-        self.drop_socket(socket)
+        self.release_socket(socket, false)
     }
 
     fn get_sock_opt(

@@ -552,10 +552,45 @@ fn cleanup_withdraws_the_provider_and_refuses_what_waited_on_it() {
         "the host still owns the address; nobody serves it"
     );
     assert!(f.listeners(BETA).is_empty());
-    // The listening socket was never closed: a leak check sees it.
-    assert_eq!(f.open_sockets(BETA)[&Transport::San("ib".into())], 1);
-    b.p.close_socket(l).unwrap();
+    // The listening socket was never closed: the cleanup closed it, as Winsock says, and a
+    // leak check sees that it had to.
     assert!(f.open_sockets(BETA).is_empty());
+    assert_eq!(f.reset_at_cleanup(BETA)[&Transport::San("ib".into())], 1);
+    assert_eq!(b.p.close_socket(l), Err(WsaError::WSAENOTSOCK));
+    assert!(f.reset_at_cleanup(ALPHA).is_empty());
+}
+
+#[test]
+fn the_last_cleanup_closes_the_connections_still_open() {
+    let f = fabric();
+    let mut a = san(&f, ALPHA, ib("10.1.0.1"));
+    let mut b = san(&f, BETA, ib("10.1.0.2"));
+    let l = b.listener("10.1.0.2:7000", 5, 30);
+    let c = a.connector("10.1.0.1:5000", 1);
+    a.p.connect(c, addr("10.1.0.2:7000")).unwrap_err();
+    signals(&f);
+    let (accepted, _) = b.accept(l, ConditionResult::Accept);
+    assert!(accepted.is_ok());
+    signals(&f);
+    assert!(f.connections()[0].caller.open);
+    // Two starts: the first cleanup leaves everything as it is.
+    a.p.startup_ex(
+        WinsockVersion::V2_2,
+        &ProtocolInfo::tcpip(1001),
+        a.upcalls.clone(),
+    )
+    .unwrap();
+    a.p.cleanup().unwrap();
+    assert_eq!(f.open_sockets(ALPHA)[&Transport::San("ib".into())], 1);
+    assert!(f.reset_at_cleanup(ALPHA).is_empty());
+    // The last one closes the connected socket, as `WSPCloseSocket` would.
+    a.p.cleanup().unwrap();
+    assert!(f.open_sockets(ALPHA).is_empty());
+    assert_eq!(f.reset_at_cleanup(ALPHA)[&Transport::San("ib".into())], 1);
+    let conn = &f.connections()[0];
+    assert!(!conn.caller.open);
+    assert!(conn.callee.open);
+    assert!(f.reset_at_cleanup(BETA).is_empty());
 }
 
 #[test]

@@ -815,3 +815,66 @@ fn mem_2_a_sender_takes_back_the_memory_of_its_sends_on_either_path() {
         assert_eq!((m.local, m.cached), (1, 0), "read path {read}: {m:?}");
     }
 }
+
+#[test]
+fn conn_7_a_provider_failing_while_its_session_negotiates_ends_the_connect_with_provider_gone() {
+    let mut net = Net::listening(Setup::default());
+    let l = net.listener;
+    let s = net.start_connect();
+    // The SAN connect is made, the negotiation is under way (no completion handled yet).
+    net.signals_only();
+    assert_eq!(net.hosts[ALPHA].switch.footprint().sessions, 1);
+    // Alpha's provider panics when the switch asks for its addresses again: the switch
+    // isolates it, and with it the session it was negotiating.
+    net.hosts[ALPHA]
+        .loader
+        .config(mock_provider::guid_for_name("ib"))
+        .unwrap()
+        .lock()
+        .unwrap()
+        .panic_at = Some(Call::AddressListQuery);
+    net.hosts[ALPHA].switch.address_changed(None);
+    net.hosts[ALPHA].drain();
+    let done: Vec<_> = net.hosts[ALPHA]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SwitchEvent::Connected { socket, result } if *socket == s => Some(*result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done.len(), 1, "{:?}", net.hosts[ALPHA].events);
+    assert_eq!(done[0].result, Err(WsaError::WSAENETDOWN));
+    assert_eq!(done[0].reason.code(), "provider_gone");
+    let f = net.hosts[ALPHA].switch.footprint();
+    assert_eq!((f.sessions, f.session_memory), (0, 0));
+    // Its cleanup reset the sockets it still had (WSPCleanup), the half-negotiated
+    // connection's among them, and closed the switch's handles of them.
+    assert!(
+        !net.f
+            .open_sockets(ALPHA)
+            .keys()
+            .any(|t| matches!(t, mock_provider::Transport::San(_))),
+        "{:?}",
+        net.f.open_sockets(ALPHA)
+    );
+    assert_eq!(net.hosts[ALPHA].switch.upcalls().open_handles(), 0);
+    // Beta had finished its half of the negotiation before alpha's provider went: its
+    // connection is announced, and reports the reset.
+    net.settle();
+    net.ends[BETA] = net.hosts[BETA].switch.accept(l).unwrap().expect("accepted");
+    assert_eq!(net.recv_error(BETA), Some(WsaError::WSAECONNRESET));
+    let h = &mut net.hosts[BETA];
+    h.switch.close(&mut h.tcp, net.ends[BETA]).unwrap();
+    net.settle();
+    let f = net.hosts[BETA].switch.footprint();
+    assert_eq!(
+        (f.sessions, f.session_memory, f.sockets),
+        (0, 0, 1),
+        "{f:?}"
+    );
+    // Alpha's socket is an open, unconnected socket again; it closes.
+    let a = &mut net.hosts[ALPHA];
+    a.switch.close(&mut a.tcp, s).unwrap();
+    assert_eq!(a.switch.footprint().sockets, 0);
+}

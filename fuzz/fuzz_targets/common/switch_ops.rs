@@ -70,13 +70,16 @@
 //!   registration and cache nothing (`Fabric::memory`, MEM-2, MEM-3); then `shutdown`: every
 //!   started provider (`WSPStartupEx` answered `Ok` in the trace) was cleaned up exactly once
 //!   (`Call::Cleanup` in `loader.log()`), no provider socket is left open
-//!   (`Fabric::open_sockets`), no memory is registered or cached, and the footprint shows no
-//!   watched event or deadline. Documented exceptions: a provider configured to panic in
-//!   `WSPCloseSocket` cannot close a socket (its sockets and registrations are not checked
-//!   before the shutdown); the SAN sockets of connections still open when `shutdown` ran in
-//!   the middle of the sequence are ended by `WSPCleanup`, not closed one by one (CLOSE-2); a
-//!   provider without MemoryRegistrationCacheCallback (or panicking in it) keeps its cache
-//!   until its cleanup (MEM-2 calls the providers that offer it).
+//!   (`Fabric::open_sockets`) and this last shutdown left its cleanups no socket to close
+//!   (`Fabric::reset_at_cleanup` unchanged by it), no memory is registered or cached, and the
+//!   footprint shows no watched event or deadline. Documented exceptions: a provider
+//!   configured to panic in `WSPCloseSocket` cannot close a socket (its sockets and
+//!   registrations are not checked); the SAN sockets of connections still open when a
+//!   `Shutdown` op ran in the middle of the sequence, or when their provider failed, are
+//!   closed by its `WSPCleanup`, not one by one (CLOSE-2; the mock's last cleanup closes what
+//!   is still open, as Winsock's does); a provider without MemoryRegistrationCacheCallback (or
+//!   panicking in it) keeps its cache until its cleanup (MEM-2 calls the providers that offer
+//!   it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -1122,8 +1125,6 @@ struct Host {
     /// switch's trace.
     started: BTreeMap<String, usize>,
     cleaned: BTreeMap<String, usize>,
-    /// Set by the first `Shutdown` op: the SAN sockets left open then (ended by `WSPCleanup`).
-    leftover: Option<BTreeMap<Transport, usize>>,
     /// Every connection end the application got; `end_of` maps an open socket to its end.
     ends: Vec<End>,
     end_of: BTreeMap<SocketId, usize>,
@@ -1219,7 +1220,6 @@ impl Host {
             watched: HashSet::new(),
             started: BTreeMap::new(),
             cleaned: BTreeMap::new(),
-            leftover: None,
             ends: Vec::new(),
             end_of: BTreeMap::new(),
             sends: HashMap::new(),
@@ -1682,12 +1682,9 @@ impl Host {
         }
     }
 
-    fn shutdown(&mut self, fabric: &Fabric) {
+    fn shutdown(&mut self) {
         self.switch.shutdown();
         self.shut_down = true;
-        if self.leftover.is_none() {
-            self.leftover = Some(san_sockets(fabric, self.index));
-        }
         // CLOSE-2: the sessions end with the providers.
         for &e in self.end_of.values() {
             let end = &mut self.ends[e];
@@ -1921,7 +1918,7 @@ impl Host {
         );
         assert_eq!(self.tcp.open_sockets(), 0, "host {}", self.index);
         let open = san_sockets(fabric, self.index);
-        if self.leftover.is_none() {
+        if !self.shut_down {
             // Not shut down yet: each live provider has its query socket open, nothing more.
             let report = self.switch.report();
             for c in &self.configs {
@@ -1973,9 +1970,11 @@ impl Host {
 
     /// Shuts down and checks every started provider was cleaned up once and nothing is left.
     fn finish(&mut self, fabric: &Fabric) {
-        // What an earlier shutdown left to WSPCleanup (taken before this one records its own).
-        let leftover = self.leftover.clone().unwrap_or_default();
-        self.shutdown(fabric);
+        // The sockets providers' cleanups closed so far: those of connections still open when
+        // a `Shutdown` op or a provider's failure ended them (CLOSE-2); this shutdown, after
+        // every application socket was closed, must leave its cleanups nothing to close.
+        let reset_before = fabric.reset_at_cleanup(self.index);
+        self.shutdown();
         self.drain();
         self.check();
         assert!(
@@ -2003,19 +2002,26 @@ impl Host {
             );
         }
         let open = san_sockets(fabric, self.index);
-        for (transport, n) in &open {
-            let Transport::San(name) = transport else {
-                continue;
-            };
-            if self.cannot_close(name) {
+        let reset = fabric.reset_at_cleanup(self.index);
+        for c in &self.configs {
+            if self.cannot_close(&c.name) {
                 continue;
             }
+            let transport = Transport::San(c.name.clone());
             assert_eq!(
-                *n,
-                leftover.get(transport).copied().unwrap_or(0),
-                "host {}: `{name}` sockets left open after shutdown: {open:?}; ended by an \
-                 earlier shutdown: {leftover:?}",
-                self.index
+                open.get(&transport),
+                None,
+                "host {}: `{}` sockets left open after shutdown: {open:?}",
+                self.index,
+                c.name
+            );
+            assert_eq!(
+                reset.get(&transport),
+                reset_before.get(&transport),
+                "host {}: `{}` had sockets open at the last shutdown, closed by its cleanup: \
+                 {reset:?}, before {reset_before:?}",
+                self.index,
+                c.name
             );
         }
         assert!(
@@ -2186,7 +2192,6 @@ impl World {
     }
 
     fn apply(&mut self, op: Op) {
-        let fabric = self.fabric.clone();
         let host = |b: bool| usize::from(b);
         match op {
             Op::Catalog {
@@ -2262,7 +2267,7 @@ impl World {
             }
             Op::Advance { ms } => self.advance(u64::from(ms)),
             Op::Settle => self.settle(),
-            Op::Shutdown { host: b } => self.hosts[host(b)].shutdown(&fabric),
+            Op::Shutdown { host: b } => self.hosts[host(b)].shutdown(),
             Op::Send {
                 host: b,
                 n,

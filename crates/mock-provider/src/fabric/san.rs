@@ -152,6 +152,7 @@ impl SanAttachment {
             started,
             listeners: BTreeMap::new(),
             open_sockets,
+            reset_at_cleanup: 0,
             registry: Arc::downgrade(registry),
         });
         Registry::lock(registry).set_tag(provider as u64 + 1);
@@ -269,6 +270,17 @@ impl SanAttachment {
     /// makes once the fabric is unlocked and before its `WPUCloseSocketHandle`.
     pub(crate) fn close(&self, socket: ProviderSocket) -> Result<Vec<Upcall>, WsaError> {
         self.fabric.lock().san_close(self.key(socket))
+    }
+
+    /// The provider's last `WSPCleanup` found `socket` still open: closed as by
+    /// `WSPCloseSocket`, and counted (`Fabric::reset_at_cleanup`).
+    pub(crate) fn reset_at_cleanup(&self, socket: ProviderSocket) -> Result<Vec<Upcall>, WsaError> {
+        let mut s = self.fabric.lock();
+        let upcalls = s.san_close(self.key(socket))?;
+        if let Some(p) = s.providers.get_mut(self.provider) {
+            p.reset_at_cleanup += 1;
+        }
+        Ok(upcalls)
     }
 }
 
