@@ -304,7 +304,6 @@ impl MockProvider {
         Ok(mine)
     }
 
-    /// Forgets a socket and closes its switch handle (`WPUCloseSocketHandle`).
     /// What closing `socket` does, by `WSPCloseSocket` or by the last `WSPCleanup`: its calls
     /// under way are aborted, its peer sees the close, its registrations go, and the switch's
     /// handle is closed last.
@@ -325,6 +324,7 @@ impl MockProvider {
         self.drop_socket(socket)
     }
 
+    /// Forgets a socket and closes its switch handle (`WPUCloseSocketHandle`).
     fn drop_socket(&mut self, socket: ProviderSocket) -> Result<(), WsaError> {
         let theirs = self.sockets.remove(&socket).ok_or(WsaError::WSAENOTSOCK)?;
         match &self.upcalls {

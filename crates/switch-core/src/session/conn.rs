@@ -934,9 +934,10 @@ impl Session {
     /// operation. A stream socket's receives complete in the order they were posted and its
     /// sends in the order they were made, so while the oldest of a kind is under way the
     /// later ones are too; when a poll finds the oldest done, the next of its kind is polled
-    /// in the same round. A round thus costs a provider call per completion plus one per
-    /// kind, not one per call under way, and a later message is never taken before an
-    /// earlier one.
+    /// in the same round. A round thus costs a provider call per completion, plus one for
+    /// each of the two oldest and one per RDMA operation in flight (at most
+    /// `SessionConfig::rdma_in_flight`), not one per call under way; and a later message is
+    /// never taken before an earlier one.
     pub fn poll_completions(&mut self) {
         if !self.config.poll_completions {
             return;
@@ -1146,17 +1147,17 @@ impl Session {
     /// Drops the calls still queued except the deregistrations: nothing more is sent or
     /// received, but what the session registered is still released (MEM-3).
     fn keep_deregistrations(&mut self) {
-        let (ops, order) = (&mut self.ops, &mut self.order);
+        let (ops, order, polling) = (&mut self.ops, &mut self.order, &mut self.polling);
         self.calls.retain(|(c, op)| {
             let keep = matches!(
                 c,
                 NextCall::DeregisterMemory { .. } | NextCall::DeregisterRdmaMemory { .. }
             );
-            if !keep
-                && let Some(id) = op
-                && let Some((op, seq)) = ops.remove(id)
-            {
-                order[op.kind()].remove(&seq);
+            if !keep && let Some(id) = op {
+                polling.remove(id);
+                if let Some((op, seq)) = ops.remove(id) {
+                    order[op.kind()].remove(&seq);
+                }
             }
             keep
         });
@@ -1318,6 +1319,7 @@ impl Session {
         if let Answer::Panicked(_) = answer {
             if let Some(id) = op {
                 self.take_op(id);
+                self.polling.remove(&id);
             }
             let error = SessionError::Provider {
                 call: call_name(&call),
