@@ -531,8 +531,10 @@ fn connect_errors_override_the_fabric_and_connect_pending_reports_them_by_event(
     );
 }
 
-#[test]
-fn cleanup_withdraws_the_provider_and_refuses_what_waited_on_it() {
+/// Alpha's "ib" (10.1.0.1) connects from 10.1.0.1:5000 (event 1) to beta's listener at
+/// 10.1.0.2:7000 (event 30), and the connect waits in the listener's queue; the signals so far
+/// are taken.
+fn connect_queued() -> (Fabric, San, San, ProviderSocket, ProviderSocket) {
     let f = fabric();
     let mut a = san(&f, ALPHA, ib("10.1.0.1"));
     let mut b = san(&f, BETA, ib("10.1.0.2"));
@@ -540,6 +542,12 @@ fn cleanup_withdraws_the_provider_and_refuses_what_waited_on_it() {
     let c = a.connector("10.1.0.1:5000", 1);
     a.p.connect(c, addr("10.1.0.2:7000")).unwrap_err();
     signals(&f);
+    (f, a, b, l, c)
+}
+
+#[test]
+fn cleanup_withdraws_the_provider_and_refuses_what_waited_on_it() {
+    let (f, mut a, mut b, l, c) = connect_queued();
     b.p.cleanup().unwrap();
     assert_eq!(signals(&f), [(ALPHA, EventHandle(1))]);
     assert_eq!(
@@ -562,13 +570,7 @@ fn cleanup_withdraws_the_provider_and_refuses_what_waited_on_it() {
 
 #[test]
 fn the_last_cleanup_closes_the_connections_still_open() {
-    let f = fabric();
-    let mut a = san(&f, ALPHA, ib("10.1.0.1"));
-    let mut b = san(&f, BETA, ib("10.1.0.2"));
-    let l = b.listener("10.1.0.2:7000", 5, 30);
-    let c = a.connector("10.1.0.1:5000", 1);
-    a.p.connect(c, addr("10.1.0.2:7000")).unwrap_err();
-    signals(&f);
+    let (f, mut a, mut b, l, _) = connect_queued();
     let (accepted, _) = b.accept(l, ConditionResult::Accept);
     assert!(accepted.is_ok());
     signals(&f);
