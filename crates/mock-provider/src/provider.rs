@@ -149,7 +149,7 @@ pub struct CallLog(Arc<Mutex<LogInner>>);
 #[derive(Debug, Default)]
 struct LogInner {
     calls: Vec<LoggedCall>,
-    counts: HashMap<(String, Call), usize>,
+    counts: HashMap<String, HashMap<Call, usize>>,
 }
 
 impl CallLog {
@@ -164,7 +164,11 @@ impl CallLog {
 
     fn push(&self, provider: &str, call: Call, detail: CallDetail) {
         let mut log = self.lock();
-        *log.counts.entry((provider.to_owned(), call)).or_insert(0) += 1;
+        let per_call = match log.counts.get_mut(provider) {
+            Some(c) => c,
+            None => log.counts.entry(provider.to_owned()).or_default(),
+        };
+        *per_call.entry(call).or_insert(0) += 1;
         log.calls.push(LoggedCall {
             provider: provider.to_owned(),
             call,
@@ -192,7 +196,8 @@ impl CallLog {
     pub fn count(&self, provider: &str, call: Call) -> usize {
         self.lock()
             .counts
-            .get(&(provider.to_owned(), call))
+            .get(provider)
+            .and_then(|c| c.get(&call))
             .copied()
             .unwrap_or(0)
     }
