@@ -29,6 +29,11 @@
 //!   messages) and without it: the difference is what a session costs a connection, switch
 //!   and mock together.
 //!
+//! - `poll_round/receives_8` and `poll_round/receives_800`: with
+//!   `SessionConfig::poll_completions`, one `Switch::handle_completions` on alpha while
+//!   nothing arrives, with 8 receives posted (the default) and with 100 times as many. A round
+//!   asks the provider for the oldest receive only (SESS-5), so the two cost the same.
+//!
 //! Throughput is set per case, so criterion prints bytes or messages per second.
 //!
 //! Run with `cargo bench --bench session`.
@@ -221,5 +226,27 @@ fn connect_cycle(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, transfer, messages, connect_cycle);
+fn poll_round(c: &mut Criterion) {
+    let mut g = c.benchmark_group("poll_round");
+    g.throughput(Throughput::Elements(1));
+    for receives in [8, 800] {
+        let session = SessionConfig {
+            poll_completions: true,
+            receives,
+            ..SessionConfig::default()
+        };
+        let mut net = Net::new(Setup { session, ..quiet() });
+        forget(&mut net);
+        g.bench_function(format!("receives_{receives}"), |b| {
+            b.iter(|| {
+                let a = &mut net.hosts[ALPHA];
+                assert_eq!(a.switch.handle_completions(&mut a.tcp), 0);
+                a.loader.log().clear();
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, transfer, messages, connect_cycle, poll_round);
 criterion_main!(benches);
