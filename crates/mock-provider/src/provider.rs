@@ -144,12 +144,14 @@ pub struct LoggedCall {
 #[derive(Debug, Clone, Default)]
 pub struct CallLog(Arc<Mutex<LogInner>>);
 
-/// The calls in order, and how many of each kind each provider received, so that
-/// [`CallLog::count`] does not walk a log that grows with every data-path call.
+/// The calls in order, and how many of each kind each provider received up to `counted`:
+/// [`CallLog::count`] adds the calls logged since it last ran, so it does not walk a log that
+/// grows with every data-path call, and logging a call costs no more than a push.
 #[derive(Debug, Default)]
 struct LogInner {
     calls: Vec<LoggedCall>,
     counts: HashMap<String, HashMap<Call, usize>>,
+    counted: usize,
 }
 
 impl CallLog {
@@ -163,13 +165,7 @@ impl CallLog {
     }
 
     fn push(&self, provider: &str, call: Call, detail: CallDetail) {
-        let mut log = self.lock();
-        let per_call = match log.counts.get_mut(provider) {
-            Some(c) => c,
-            None => log.counts.entry(provider.to_owned()).or_default(),
-        };
-        *per_call.entry(call).or_insert(0) += 1;
-        log.calls.push(LoggedCall {
+        self.lock().calls.push(LoggedCall {
             provider: provider.to_owned(),
             call,
             detail,
@@ -194,8 +190,21 @@ impl CallLog {
 
     /// How many times `provider` received `call`.
     pub fn count(&self, provider: &str, call: Call) -> usize {
-        self.lock()
-            .counts
+        let mut log = self.lock();
+        let LogInner {
+            calls,
+            counts,
+            counted,
+        } = &mut *log;
+        for c in &calls[*counted..] {
+            let per_call = match counts.get_mut(&c.provider) {
+                Some(p) => p,
+                None => counts.entry(c.provider.clone()).or_default(),
+            };
+            *per_call.entry(c.call).or_insert(0) += 1;
+        }
+        *counted = calls.len();
+        log.counts
             .get(provider)
             .and_then(|c| c.get(&call))
             .copied()
@@ -207,6 +216,7 @@ impl CallLog {
         let mut log = self.lock();
         log.calls.clear();
         log.counts.clear();
+        log.counted = 0;
     }
 }
 

@@ -397,9 +397,9 @@ pub struct Session {
     reclaimable: Vec<(Buffer, bool)>,
     /// The calls under way, with the order they were made in.
     ops: HashMap<u64, (Op, u64)>,
-    /// The same calls in the order they were made, one map per kind (receives, message
-    /// sends, RDMA operations): a poll round asks for the oldest receive and the oldest
-    /// send only (see [`Session::poll_completions`]).
+    /// With `poll_completions`, the same calls in the order they were made, one map per kind
+    /// (receives, message sends, RDMA operations): a poll round asks for the oldest receive
+    /// and the oldest send only (see [`Session::poll_completions`]). Empty otherwise.
     order: [BTreeMap<u64, u64>; 3],
     posted: u64,
     /// The calls a `WSPGetOverlappedResult` is queued for (a set: a poll round over many
@@ -661,7 +661,9 @@ impl Session {
     fn insert_op(&mut self, id: u64, op: Op) {
         self.posted += 1;
         self.ops.insert(id, (op, self.posted));
-        self.order[op.kind()].insert(self.posted, id);
+        if self.config.poll_completions {
+            self.order[op.kind()].insert(self.posted, id);
+        }
     }
 
     fn take_op(&mut self, id: u64) -> Option<Op> {
